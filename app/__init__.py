@@ -1,0 +1,99 @@
+"""The authorization API: `create_app()` is the application factory."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_openapi3 import Info
+
+from app import database as db
+from app.api import BEARER_SCHEME, AuthzAPI
+from app.errors import register_error_handlers, validation_problem
+from app.http import register_http_hygiene
+from app.security import PASSWORDS, SETTINGS
+from app.security.keys import KeyRing, load_key_ring, symmetric_key
+from app.security.passwords import Passwords
+from app.security.token_state import check_token_state
+from app.security.tokens import configure_jwt
+from app.settings import Settings, SigningAlgorithm, load_settings
+from policies import TOKEN_STATE_CHECK, ensure_every_route_guarded
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None, **extra_config: Any) -> Flask:
+    """Build the app; refuses to build one in which any route declares no policy."""
+    settings = settings or load_settings()
+    app = AuthzAPI(
+        __name__,
+        info=Info(title="Multi-tenant authorization API", version="0.1.0"),
+        security_schemes={BEARER_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        validation_error_status=422,
+        validation_error_callback=validation_problem,
+        doc_ui=False,
+        static_folder=None,
+        instance_relative_config=True,
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+        **extra_config,
+    )
+    app.extensions[SETTINGS] = settings
+    app.extensions[PASSWORDS] = Passwords(
+        settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+    )
+    db.init_app(app, settings.database_url or f"sqlite:///{Path(app.instance_path) / 'authz.db'}")
+    configure_jwt(app, settings, _key_ring(app, settings))
+    app.extensions[TOKEN_STATE_CHECK] = check_token_state
+
+    register_error_handlers(app)
+    register_http_hygiene(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    ensure_every_route_guarded(app)
+    return app
+
+
+def _key_ring(app: Flask, settings: Settings) -> KeyRing:
+    instance = Path(app.instance_path)
+    if settings.jwt_algorithm is SigningAlgorithm.HS256:
+        secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+        if secret is None:  # development only: settings refuse this in production
+            secret = _development_secret(instance / "hs256-secret")
+        ring = symmetric_key(secret)
+        return KeyRing(ring, {})
+    key_dir = settings.key_dir or instance / "keys"
+    return load_key_ring(key_dir, settings.jwt_algorithm, create=not settings.is_production)
+
+
+def _development_secret(path: Path) -> str:
+    """A random secret made once and kept in the instance folder."""
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _register_blueprints(app: AuthzAPI) -> None:
+    from app.auth.routes import bp as auth
+    from app.catalog.routes import bp as catalog
+    from app.docs.routes import bp as docs
+    from app.ops.routes import bp as ops
+    from app.projects.routes import bp as projects
+    from app.tutorial.routes import bp as tutorial
+    from app.wellknown.routes import bp as wellknown
+
+    for api in (auth, catalog, projects, ops, wellknown, tutorial):
+        app.register_api(api)
+    app.register_blueprint(docs)
+
+
+def _register_cli(app: Flask) -> None:
+    from app.cli import register_commands
+
+    register_commands(app)

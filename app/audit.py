@@ -1,0 +1,63 @@
+"""Writing audit events. The caller's unit of work commits them with the change itself."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from typing import Any
+
+from flask import has_request_context, request
+from sqlalchemy.orm import Session
+
+from models import AuditEvent
+from policies.principal import Principal
+
+
+class AuditAction(enum.StrEnum):
+    LOGIN_SUCCEEDED = "auth.login.succeeded"
+    LOGIN_FAILED = "auth.login.failed"
+    TOKEN_REFRESHED = "auth.token.refreshed"
+    REFRESH_REUSE_DETECTED = "auth.refresh.reuse_detected"
+    LOGOUT = "auth.logout"
+    PASSWORD_REHASHED = "auth.password.rehashed"
+    TENANT_CREATED = "tenant.created"
+    TENANT_UPDATED = "tenant.updated"
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+    USER_DELETED = "user.deleted"
+    USER_ROLES_CHANGED = "user.roles.changed"
+    ROLE_CREATED = "role.created"
+    PROJECT_CREATED = "project.created"
+    PROJECT_UPDATED = "project.updated"
+    PROJECT_DELETED = "project.deleted"
+
+
+def record(
+    session: Session,
+    action: AuditAction,
+    *,
+    tenant_id: uuid.UUID | None,
+    actor: Principal | None = None,
+    actor_id: uuid.UUID | str | None = None,
+    target_type: str | None = None,
+    target_id: uuid.UUID | str | None = None,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add an audit event to `session`; it commits or rolls back with the change.
+
+    `details` must never hold a token, password, secret or hash.
+    """
+    event = AuditEvent(
+        tenant_id=tenant_id,
+        action=action.value,
+        outcome=outcome,
+        actor_type=actor.kind.value if actor else ("user" if actor_id else None),
+        actor_id=str(actor.subject if actor else actor_id) if (actor or actor_id) else None,
+        target_type=target_type,
+        target_id=str(target_id) if target_id else None,
+        ip_address=request.remote_addr if has_request_context() else None,
+        details=details or {},
+    )
+    session.add(event)
+    return event

@@ -1,0 +1,230 @@
+"""Login, refresh rotation with reuse detection, logout, and who-am-I."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.audit import AuditAction, record
+from app.database import unit_of_work
+from app.errors import FieldError, InvalidCredentials, ValidationFailed
+from app.security.passwords import Passwords
+from app.security.token_state import revoked
+from app.security.tokens import TokenClaims, TokenPair, issue_pair
+from app.settings import Settings
+from models import LoginSession, Role, RolePermission, Tenant, User, UserRole, username_key, utcnow
+from policies.catalog import PLATFORM_PERMISSIONS
+from policies.principal import Principal
+from policies.problems import TenantSuspended
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip_address: str | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True)
+class Access:
+    roles: list[str]
+    permissions: list[str]
+
+
+def effective_access(session: Session, user: User, tenant: Tenant) -> Access:
+    """The user's role names and the union of their permissions, in one query."""
+    rows = session.execute(
+        select(Role.name, RolePermission.permission)
+        .join(UserRole, UserRole.role_id == Role.id)
+        .outerjoin(RolePermission, RolePermission.role_id == Role.id)
+        .where(UserRole.user_id == user.id, Role.tenant_id == tenant.id)
+    ).all()
+    roles = sorted({name for name, _ in rows})
+    permissions = {permission for _, permission in rows if permission}
+    if not tenant.is_platform:
+        # Defence in depth: platform permissions never take effect in an ordinary tenant.
+        permissions -= {str(p) for p in PLATFORM_PERMISSIONS}
+    return Access(roles, sorted(permissions))
+
+
+def resolve_tenant_slug(requested: str | None, settings: Settings) -> str:
+    slug = requested or settings.default_tenant
+    if not slug:
+        raise ValidationFailed([FieldError("tenant", "Field required (no default tenant is configured)")])
+    return slug
+
+
+def login(
+    session: Session,
+    passwords: Passwords,
+    settings: Settings,
+    *,
+    tenant_slug: str,
+    username: str,
+    password: str,
+    client: ClientInfo,
+) -> TokenPair:
+    """Check the credentials and open a login session.
+
+    An unknown tenant, an unknown or inactive user and a wrong password all cost one
+    argon2 verify and end in the same 401 (OWASP ASVS V2.2.1 / no account enumeration).
+    """
+    row = session.execute(
+        select(Tenant, User)
+        .outerjoin(User, (User.tenant_id == Tenant.id) & (User.username_key == username_key(username)))
+        .where(Tenant.slug == tenant_slug)
+    ).one_or_none()
+    tenant, user = (row.Tenant, row.User) if row else (None, None)
+    matched = passwords.verify(user.password_hash if user else None, password)
+    if tenant is None or user is None or not matched or not user.is_active:
+        with unit_of_work(session):
+            record(
+                session,
+                AuditAction.LOGIN_FAILED,
+                tenant_id=tenant.id if tenant else None,
+                actor_id=user.id if user else None,
+                outcome="failure",
+                details={"reason": _failure_reason(tenant, user, matched)},
+            )
+        raise InvalidCredentials()
+    if not tenant.is_active:
+        raise TenantSuspended("The tenant is suspended.")
+
+    with unit_of_work(session):
+        if passwords.needs_rehash(user.password_hash):
+            user.password_hash = passwords.hash(password)
+            record(session, AuditAction.PASSWORD_REHASHED, tenant_id=tenant.id, actor_id=user.id)
+        now = utcnow()
+        login_session = LoginSession(
+            id=uuid.uuid4(),
+            tenant_id=tenant.id,
+            user_id=user.id,
+            expires_at=now + timedelta(seconds=settings.refresh_token_ttl),
+            refresh_jti="",
+            user_agent=(client.user_agent or "")[:256] or None,
+            ip_address=client.ip_address,
+        )
+        pair = _issue(session, user, tenant, login_session.id)
+        login_session.refresh_jti = pair.refresh_jti
+        session.add(login_session)
+        user.last_login_at = now
+        record(
+            session,
+            AuditAction.LOGIN_SUCCEEDED,
+            tenant_id=tenant.id,
+            actor_id=user.id,
+            target_type="session",
+            target_id=login_session.id,
+        )
+    return pair
+
+
+def _failure_reason(tenant: Tenant | None, user: User | None, matched: bool) -> str:
+    if tenant is None:
+        return "unknown_tenant"
+    if user is None:
+        return "unknown_user"
+    return "wrong_password" if not matched else "inactive_user"
+
+
+def _issue(session: Session, user: User, tenant: Tenant, session_id: uuid.UUID) -> TokenPair:
+    access = effective_access(session, user, tenant)
+    claims = TokenClaims(
+        tenant_id=tenant.id,
+        roles=access.roles,
+        permissions=access.permissions,
+        authz_version=user.authz_version,
+        session_id=session_id,
+    )
+    return issue_pair(str(user.id), claims)
+
+
+def refresh(session: Session, principal: Principal) -> TokenPair:
+    """Rotate the pair inside its session; a refresh token used twice ends the session.
+
+    The rotation is one conditional UPDATE, so that two concurrent uses of the same
+    refresh token cannot both succeed (OAuth 2.0 Security BCP, RFC 9700 §4.14.2).
+    """
+    assert principal.session_id is not None
+    user_and_tenant = session.execute(
+        select(User, Tenant)
+        .join(Tenant, Tenant.id == User.tenant_id)
+        .where(User.id == principal.subject_uuid, User.tenant_id == principal.tenant_id)
+    ).one()
+    user, tenant = user_and_tenant.User, user_and_tenant.Tenant
+    with unit_of_work(session):
+        pair = _issue(session, user, tenant, principal.session_id)
+        rotated = session.execute(
+            update(LoginSession)
+            .where(
+                LoginSession.id == principal.session_id,
+                LoginSession.refresh_jti == principal.token_id,
+                LoginSession.revoked_at.is_(None),
+            )
+            .values(refresh_jti=pair.refresh_jti, last_refreshed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if rotated == 1:
+            record(
+                session,
+                AuditAction.TOKEN_REFRESHED,
+                tenant_id=tenant.id,
+                actor=principal,
+                target_type="session",
+                target_id=principal.session_id,
+            )
+            return pair
+    _end_session_on_reuse(session, principal)
+    raise revoked()
+
+
+def _end_session_on_reuse(session: Session, principal: Principal) -> None:
+    with unit_of_work(session):
+        session.execute(
+            update(LoginSession)
+            .where(LoginSession.id == principal.session_id, LoginSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason="refresh_reuse")
+            .execution_options(synchronize_session=False)
+        )
+        record(
+            session,
+            AuditAction.REFRESH_REUSE_DETECTED,
+            tenant_id=principal.tenant_id,
+            actor=principal,
+            target_type="session",
+            target_id=principal.session_id,
+            outcome="failure",
+        )
+
+
+def logout(session: Session, principal: Principal) -> None:
+    with unit_of_work(session):
+        session.execute(
+            update(LoginSession)
+            .where(LoginSession.id == principal.session_id, LoginSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason="logout")
+            .execution_options(synchronize_session=False)
+        )
+        record(
+            session,
+            AuditAction.LOGOUT,
+            tenant_id=principal.tenant_id,
+            actor=principal,
+            target_type="session",
+            target_id=principal.session_id,
+        )
+
+
+def whoami(session: Session, principal: Principal) -> tuple[User | None, Tenant]:
+    """The caller's user (None for a client) and tenant, in one query."""
+    if principal.session_id is None:
+        return None, session.get_one(Tenant, principal.tenant_id)
+    row = session.execute(
+        select(User, Tenant)
+        .join(Tenant, Tenant.id == User.tenant_id)
+        .where(User.id == principal.subject_uuid, User.tenant_id == principal.tenant_id)
+    ).one()
+    return row.User, row.Tenant

@@ -1,0 +1,34 @@
+"""`GET /permissions`: the permission catalog with descriptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel
+
+from app.schemas import PROBLEM_RESPONSES
+from policies import authenticated
+from policies.catalog import DESCRIPTIONS, Permission
+
+bp = APIBlueprint("catalog", __name__, abp_tags=[Tag(name="permissions")])
+
+
+class PermissionOut(BaseModel):
+    name: str
+    description: str
+    platform_only: bool
+
+
+class CatalogOut(BaseModel):
+    items: list[PermissionOut]
+
+
+@bp.get("/permissions", responses={200: CatalogOut, **PROBLEM_RESPONSES})
+@authenticated()
+def list_permissions() -> dict[str, Any]:
+    """Every permission of the catalog, with what it allows."""
+    items = [
+        {"name": p.value, "description": DESCRIPTIONS[p], "platform_only": p.is_platform} for p in Permission
+    ]
+    return {"items": items}

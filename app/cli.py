@@ -1,0 +1,106 @@
+"""`flask --app app ...` commands: bootstrap, demo, policies."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from app.database import database, unit_of_work
+from app.provisioning import add_role, builtin_role, create_tenant, create_user
+from app.security import passwords, settings
+from app.security.passwords import password_length_problem
+from models import PLATFORM_TENANT_SLUG, Project, Tenant, User, username_key
+from policies import BuiltinRole, Permission, route_policies
+
+DEMO_PASSWORD = "correct-horse-battery"  # noqa: S105 - demo data for a development database
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(bootstrap)
+    app.cli.add_command(demo)
+    app.cli.add_command(policies_command)
+
+
+@click.command("bootstrap")
+@click.option("--username", required=True, help="The first platform administrator.")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from stdin.")
+def bootstrap(username: str, password_stdin: bool) -> None:
+    """Create the platform tenant and its first platform-admin (idempotent)."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    problem = password_length_problem(password)
+    if problem:
+        raise click.UsageError(f"the password {problem}")
+    with database().sessions() as session, unit_of_work(session):
+        tenant = session.scalars(select(Tenant).where(Tenant.slug == PLATFORM_TENANT_SLUG)).one_or_none()
+        if tenant is None:
+            tenant = create_tenant(session, PLATFORM_TENANT_SLUG, "Platform")
+            click.echo("created the platform tenant")
+        exists = session.scalars(
+            select(User).where(User.tenant_id == tenant.id, User.username_key == username_key(username))
+        ).one_or_none()
+        if exists is not None:
+            click.echo(f"user {username!r} already exists in the platform tenant; nothing changed")
+            return
+        role = builtin_role(session, tenant, BuiltinRole.PLATFORM_ADMIN)
+        create_user(session, tenant, username, passwords().hash(password), roles=[role])
+        click.echo(f"created platform-admin {username!r}")
+
+
+@click.command("demo")
+def demo() -> None:
+    """Fill a development database with tenants acme and globex, users, roles and projects."""
+    if settings().is_production:
+        raise click.UsageError("demo data is for development databases only")
+    password_hash = passwords().hash(DEMO_PASSWORD)
+    with database().sessions() as session, unit_of_work(session):
+        for slug, name in (("acme", "Acme Corp"), ("globex", "Globex Corporation")):
+            if session.scalars(select(Tenant).where(Tenant.slug == slug)).one_or_none():
+                click.echo(f"tenant {slug} exists; left as it is")
+                continue
+            tenant = create_tenant(session, slug, name)
+            admin_role = builtin_role(session, tenant, BuiltinRole.ADMIN)
+            member_role = builtin_role(session, tenant, BuiltinRole.MEMBER)
+            auditor = add_role(
+                session,
+                tenant,
+                "auditor",
+                [Permission.TENANT_READ, Permission.USERS_READ, Permission.AUDIT_READ],
+                description="Reads the audit log.",
+            )
+            admin = create_user(session, tenant, "alice", password_hash, roles=[admin_role])
+            member = create_user(session, tenant, "bob", password_hash, roles=[member_role])
+            create_user(session, tenant, "carol", password_hash, roles=[member_role, auditor])
+            session.add_all(
+                [
+                    Project(tenant_id=tenant.id, name=f"{name} website", owner_id=admin.id),
+                    Project(tenant_id=tenant.id, name=f"{name} mobile app", owner_id=member.id),
+                ]
+            )
+            click.echo(f"created tenant {slug} (id {tenant.id})")
+    _print_login_hints()
+
+
+def _print_login_hints() -> None:
+    base = "http://127.0.0.1:5000"
+    click.echo(f"\nEvery demo user's password is {DEMO_PASSWORD!r}. Try:\n")
+    click.echo(
+        f"  curl -s -X POST {base}/auth/login -H 'Content-Type: application/json' \\\n"
+        f'    -d \'{{"tenant": "acme", "username": "bob", "password": "{DEMO_PASSWORD}"}}\'\n'
+    )
+    click.echo("Users in acme and globex: alice (admin), bob (member), carol (member + auditor).")
+    default = settings().default_tenant
+    if default:
+        click.echo(f"AUTHZ_DEFAULT_TENANT={default}: 'tenant' may be left out of the login body.")
+
+
+@click.command("policies")
+def policies_command() -> None:
+    """Print every route with what it requires."""
+    entries = route_policies(current_app)
+    width = max(len(f"{'|'.join(e.methods)} {e.rule}") for e in entries)
+    for entry in entries:
+        route = f"{'|'.join(entry.methods)} {entry.rule}"
+        click.echo(f"{route:<{width}}  {entry.policy.describe()}")

@@ -1,0 +1,97 @@
+"""The database: one engine per app, one session per request, explicit units of work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.errors import Conflict
+
+EXTENSION = "authz.database"
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+
+    def bind_to(self, connection: Any) -> None:
+        """Make every session join `connection`'s transaction in a savepoint (used by tests)."""
+        self.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        _use_real_sqlite_transactions(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=5)
+
+
+def _use_real_sqlite_transactions(engine: Engine) -> None:
+    """SQLAlchemy's documented pysqlite recipe, plus foreign keys (off by default in SQLite).
+
+    pysqlite's own BEGIN handling breaks SAVEPOINT; emitting BEGIN ourselves fixes it.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def init_app(app: Flask, url: str) -> Database:
+    database = Database(url)
+    app.extensions[EXTENSION] = database
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    return database
+
+
+def database() -> Database:
+    return current_app.extensions[EXTENSION]
+
+
+def db_session() -> Session:
+    """The current request's session, opened on first use (claims-only routes open none)."""
+    session: Session | None = g.get("db_session")
+    if session is None:
+        session = g.db_session = database().sessions()
+    return session
+
+
+@contextmanager
+def unit_of_work(session: Session) -> Iterator[Session]:
+    """Commit all that happens inside, or nothing: a change and its audit event together."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def flush_or_conflict(session: Session, detail: str) -> None:
+    """Flush now, turning a unique-constraint race into a 409 instead of a 500."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(detail) from None

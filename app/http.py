@@ -1,0 +1,42 @@
+"""Request and response hygiene applied to every route."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
+
+from app.errors import BadRequest, Problem
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class UnsupportedMediaType(Problem):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported Media Type"
+
+
+def register_http_hygiene(app: Flask) -> None:
+    @app.before_request
+    def _require_json_bodies() -> None:
+        """A body must be JSON (415 otherwise) and well-formed (400 otherwise), before any view."""
+        if request.method not in BODY_METHODS:
+            return
+        has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
+        if not has_body:
+            return
+        if not request.is_json:
+            raise UnsupportedMediaType("Send the request body as application/json.")
+        try:
+            request.get_json()
+        except WerkzeugBadRequest:
+            raise BadRequest("The request body is not valid JSON.") from None
+
+    @app.after_request
+    def _secure_headers(response: Response) -> Response:
+        # Tokens and tenant data must never be stored by caches (RFC 6749 §5.1, RFC 9111).
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response

@@ -1,0 +1,90 @@
+"""Projects: the sample resource, with ownership rules enforced by the policy layer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit import AuditAction, record
+from app.database import db_session, flush_or_conflict, unit_of_work
+from app.pagination import paginate
+from app.scoping import get_in_tenant
+from models import Project
+from policies.principal import Principal, PrincipalKind
+
+DUPLICATE_NAME = "A project with this name already exists in the tenant."
+
+
+def owner_of(tenant_id: uuid.UUID, view_args: Mapping[str, Any]) -> uuid.UUID | None:
+    """The policy layer's ownership loader: the owner of `pid`, looked up within the tenant."""
+    return get_in_tenant(db_session(), Project, tenant_id, view_args["pid"]).owner_id
+
+
+def get_project(session: Session, tenant_id: uuid.UUID, project_id: uuid.UUID) -> Project:
+    return get_in_tenant(session, Project, tenant_id, project_id)
+
+
+def list_projects(
+    session: Session, tenant_id: uuid.UUID, *, owner_id: uuid.UUID | None, limit: int, cursor: str | None
+) -> tuple[list[Project], str | None]:
+    stmt = select(Project).where(Project.tenant_id == tenant_id)
+    if owner_id is not None:
+        stmt = stmt.where(Project.owner_id == owner_id)
+    return paginate(session, stmt, Project, limit, cursor)
+
+
+def create_project(session: Session, tenant_id: uuid.UUID, name: str, actor: Principal) -> Project:
+    # The creator owns the project when they belong to the tenant (a platform operator
+    # creating one elsewhere leaves it unowned, for the tenant's admins to manage).
+    owner = actor.subject_uuid if actor.kind is PrincipalKind.USER and actor.tenant_id == tenant_id else None
+    with unit_of_work(session):
+        project = Project(tenant_id=tenant_id, name=name, owner_id=owner)
+        session.add(project)
+        flush_or_conflict(session, DUPLICATE_NAME)
+        record(
+            session,
+            AuditAction.PROJECT_CREATED,
+            tenant_id=tenant_id,
+            actor=actor,
+            target_type="project",
+            target_id=project.id,
+        )
+    return project
+
+
+def rename_project(
+    session: Session, tenant_id: uuid.UUID, project_id: uuid.UUID, name: str, actor: Principal
+) -> Project:
+    with unit_of_work(session):
+        project = get_in_tenant(session, Project, tenant_id, project_id)
+        old_name, project.name = project.name, name
+        flush_or_conflict(session, DUPLICATE_NAME)
+        record(
+            session,
+            AuditAction.PROJECT_UPDATED,
+            tenant_id=tenant_id,
+            actor=actor,
+            target_type="project",
+            target_id=project.id,
+            details={"name": {"from": old_name, "to": name}},
+        )
+    return project
+
+
+def delete_project(session: Session, tenant_id: uuid.UUID, project_id: uuid.UUID, actor: Principal) -> None:
+    with unit_of_work(session):
+        project = get_in_tenant(session, Project, tenant_id, project_id)
+        session.delete(project)
+        record(
+            session,
+            AuditAction.PROJECT_DELETED,
+            tenant_id=tenant_id,
+            actor=actor,
+            target_type="project",
+            target_id=project_id,
+            details={"name": project.name},
+        )

@@ -1,0 +1,68 @@
+"""Schema building blocks shared by every area: strict bodies, problems, pages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+
+class StrictBody(BaseModel):
+    """A request body: unknown fields are rejected (no mass assignment), types are exact."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
+
+
+class Query(BaseModel):
+    """Query parameters arrive as strings; unknown ones are rejected too."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class TenantPath(BaseModel):
+    tid: uuid.UUID
+
+
+class FieldErrorOut(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details, with our stable `code`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldErrorOut] | None = None
+    required_permissions: list[str] | None = None
+
+
+# Reject C0/C1 control characters and bidi overrides in names people will read elsewhere.
+NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL)]
+Limit = Annotated[int, Field(ge=1, le=100)]
+
+
+class PageQuery(Query):
+    limit: Limit = 20
+    cursor: Annotated[str, StringConstraints(max_length=512)] | None = None
+
+
+def page_of(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}
+
+
+PROBLEM_RESPONSES: dict[int, Any] = {
+    401: ProblemOut,
+    403: ProblemOut,
+    404: ProblemOut,
+    422: ProblemOut,
+}

@@ -1,0 +1,26 @@
+"""The one door for loading tenant objects by ID: always with the tenant filter.
+
+A missing object and another tenant's object are the same 404 (API.md, OWASP API1:2023).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from policies.problems import NotFound
+
+T = TypeVar("T")
+
+
+def get_in_tenant(session: Session, model: type[T], tenant_id: uuid.UUID, object_id: uuid.UUID) -> T:
+    column: Any = model
+    found = session.scalars(
+        select(model).where(column.tenant_id == tenant_id, column.id == object_id)
+    ).one_or_none()
+    if found is None:
+        raise NotFound()
+    return found

@@ -1,0 +1,19 @@
+"""Passwords, keys, tokens and the per-request token state check."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from app.security.passwords import Passwords
+from app.settings import Settings
+
+PASSWORDS = "authz.passwords"
+SETTINGS = "authz.settings"
+
+
+def passwords() -> Passwords:
+    return current_app.extensions[PASSWORDS]
+
+
+def settings() -> Settings:
+    return current_app.extensions[SETTINGS]

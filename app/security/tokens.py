@@ -1,0 +1,178 @@
+"""Issuing and verifying JWTs through flask-jwt-extended, hardened per RFC 8725.
+
+- Additional claims come from an allow-list and can never override a registered claim.
+- Verification pins the algorithm to the key named by `kid`, requires every registered
+  claim, and never takes a key from the token itself (`jku`, `x5u`, `jwk`, `x5c`).
+- Each token string is parsed and verified once per request (flask-jwt-extended's own
+  path decodes it three times).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from flask import Flask, Response, current_app
+from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, get_jti
+
+from app.errors import render_problem
+from app.security.keys import KeyRing
+from app.settings import Settings
+from policies.problems import Unauthenticated
+
+EXTENSION = "authz.keyring"
+
+# Claims flask-jwt-extended and PyJWT own; an additional claim must never replace one.
+REGISTERED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "type", "fresh", "csrf"})
+ADDITIONAL_CLAIMS = frozenset({"tenant_id", "roles", "permissions", "sid", "client_id", "authz_ver"})
+# RFC 8725 §3.5 / §3.10: headers that would let a token choose its own key are refused.
+FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
+REQUIRED_CLAIMS = ["iss", "sub", "exp", "iat", "nbf", "jti", "type"]
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What our tokens say beyond the registered claims."""
+
+    tenant_id: uuid.UUID
+    roles: Sequence[str]
+    permissions: Sequence[str]
+    authz_version: int
+    session_id: uuid.UUID | None = None
+    client_id: str | None = None
+
+    def as_additional_claims(self) -> dict[str, Any]:
+        claims: dict[str, Any] = {
+            "tenant_id": str(self.tenant_id),
+            "roles": sorted(self.roles),
+            "permissions": sorted(self.permissions),
+            "authz_ver": self.authz_version,
+        }
+        if self.session_id is not None:
+            claims["sid"] = str(self.session_id)
+        if self.client_id is not None:
+            claims["client_id"] = self.client_id
+        return safe_additional_claims(claims)
+
+
+def safe_additional_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """Refuse any claim off the allow-list (flask-jwt-extended merges them over its own)."""
+    unexpected = set(claims) - ADDITIONAL_CLAIMS
+    overriding = set(claims) & REGISTERED_CLAIMS
+    if unexpected or overriding:
+        raise ValueError(f"refusing additional claims {sorted(unexpected | overriding)}")
+    return dict(claims)
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    refresh_jti: str
+    expires_in: int
+
+    def as_response(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
+
+
+def key_ring() -> KeyRing:
+    return current_app.extensions[EXTENSION]
+
+
+def issue_pair(subject: str, claims: TokenClaims) -> TokenPair:
+    extra = claims.as_additional_claims()
+    headers = {"kid": key_ring().active.kid}
+    access = create_access_token(identity=subject, additional_claims=extra, additional_headers=headers)
+    refresh = create_refresh_token(identity=subject, additional_claims=extra, additional_headers=headers)
+    ttl = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return TokenPair(access, refresh, get_jti(refresh), int(ttl.total_seconds()))
+
+
+def issue_access_token(subject: str, claims: TokenClaims) -> str:
+    headers = {"kid": key_ring().active.kid}
+    return create_access_token(
+        identity=subject, additional_claims=claims.as_additional_claims(), additional_headers=headers
+    )
+
+
+class HardenedJWTManager(JWTManager):
+    """flask-jwt-extended with one strict decode in place of its three lenient ones."""
+
+    def _decode_jwt_from_config(
+        self, encoded_token: str, csrf_value: Any = None, allow_expired: bool = False
+    ) -> dict:
+        header = jwt.get_unverified_header(encoded_token)
+        if FORBIDDEN_HEADERS & set(header):
+            raise jwt.InvalidTokenError("the token names its own key")
+        key = key_ring().verification_key(header.get("kid"))
+        if key is None:
+            raise jwt.InvalidTokenError("unknown key id")
+        config = current_app.config
+        audience = config.get("JWT_DECODE_AUDIENCE")
+        required = [*REQUIRED_CLAIMS, "aud"] if audience else REQUIRED_CLAIMS
+        try:
+            return jwt.decode(
+                encoded_token,
+                key.verification_material,
+                # Pinned to the key's own algorithm: no `none`, no HS256 with a public key.
+                algorithms=[key.algorithm.value],
+                audience=audience,
+                issuer=config["JWT_DECODE_ISSUER"],
+                leeway=config["JWT_DECODE_LEEWAY"],
+                options={"require": required, "verify_aud": audience is not None, "verify_sub": True},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            # flask-jwt-extended's handler reads these two attributes.
+            exc.jwt_header = header  # type: ignore[attr-defined]
+            exc.jwt_data = {}  # type: ignore[attr-defined]
+            raise
+
+
+def configure_jwt(app: Flask, settings: Settings, ring: KeyRing) -> JWTManager:
+    app.extensions[EXTENSION] = ring
+    app.config.update(
+        JWT_ALGORITHM=ring.active.algorithm.value,
+        JWT_DECODE_ALGORITHMS=ring.algorithms,
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=settings.access_token_ttl),
+        JWT_REFRESH_TOKEN_EXPIRES=timedelta(seconds=settings.refresh_token_ttl),
+        JWT_ENCODE_ISSUER=settings.issuer,
+        JWT_DECODE_ISSUER=settings.issuer,
+        JWT_ENCODE_AUDIENCE=settings.audience,
+        JWT_DECODE_AUDIENCE=settings.audience,
+        JWT_ENCODE_NBF=True,
+        JWT_DECODE_LEEWAY=settings.token_leeway,
+        JWT_VERIFY_SUB=True,
+    )
+    manager = HardenedJWTManager(app)
+    manager.encode_key_loader(lambda _identity: key_ring().active.signing_material)
+    _register_token_error_loaders(manager)
+    return manager
+
+
+def _register_token_error_loaders(manager: JWTManager) -> None:
+    """Every token failure is a 401 problem with WWW-Authenticate (RFC 6750 §3.1), never 422."""
+
+    def invalid(detail: str, code: str = "token_invalid") -> Response:
+        return render_problem(Unauthenticated(detail, code=code))
+
+    manager.unauthorized_loader(
+        lambda _reason: render_problem(
+            Unauthenticated("An access token is required.", code="token_missing", error=None)
+        )
+    )
+    manager.invalid_token_loader(lambda _reason: invalid("The token is invalid."))
+    manager.expired_token_loader(lambda _h, _d: invalid("The token has expired.", "token_expired"))
+    manager.revoked_token_loader(lambda _h, _d: invalid("The token has been revoked.", "token_revoked"))
+    manager.token_verification_failed_loader(lambda _h, _d: invalid("The token is invalid."))
+    manager.user_lookup_error_loader(lambda _h, _d: invalid("The token's subject no longer exists."))
+    manager.needs_fresh_token_loader(lambda _h, _d: invalid("A fresh token is required."))

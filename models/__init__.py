@@ -1,0 +1,27 @@
+"""SQLAlchemy 2 models. This package never imports `app`."""
+
+from models.audit import AuditEvent
+from models.base import Base, utcnow
+from models.client import Client
+from models.project import Project
+from models.role import Role, RolePermission
+from models.session import LoginSession
+from models.tenant import PLATFORM_TENANT_SLUG, Tenant, TenantStatus
+from models.user import User, UserRole, username_key
+
+__all__ = [
+    "PLATFORM_TENANT_SLUG",
+    "AuditEvent",
+    "Base",
+    "Client",
+    "LoginSession",
+    "Project",
+    "Role",
+    "RolePermission",
+    "Tenant",
+    "TenantStatus",
+    "User",
+    "UserRole",
+    "username_key",
+    "utcnow",
+]

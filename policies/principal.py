@@ -1,0 +1,99 @@
+"""The Principal: who is calling, built once from verified claims."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from policies.catalog import Permission, parse_permissions
+from policies.problems import Unauthenticated
+
+# RFC 8725 §3.10 asks that every claim a decision depends on is required, not defaulted.
+REQUIRED_CLAIMS = (
+    "iss",
+    "sub",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "type",
+    "tenant_id",
+    "roles",
+    "permissions",
+    "authz_ver",
+)
+
+
+class PrincipalKind(enum.StrEnum):
+    USER = "user"
+    CLIENT = "client"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: PrincipalKind
+    subject: str
+    tenant_id: uuid.UUID
+    roles: tuple[str, ...]
+    permissions: frozenset[Permission]
+    token_id: str
+    token_type: str
+    issued_at: int
+    authz_version: int
+    session_id: uuid.UUID | None = None
+
+    def holds(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def missing(self, required: Iterable[Permission]) -> frozenset[Permission]:
+        return frozenset(required) - self.permissions
+
+    @property
+    def subject_uuid(self) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(self.subject)
+        except ValueError:
+            return None
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any]) -> Principal:
+        """Build from verified claims; anything missing or malformed is a 401, never a 500."""
+        if any(name not in claims for name in REQUIRED_CLAIMS):
+            raise Unauthenticated("The token lacks a required claim.")
+        permissions = parse_permissions(claims["permissions"])
+        roles = claims["roles"]
+        subject = claims["sub"]
+        if (
+            permissions is None
+            or not isinstance(roles, list)
+            or not all(isinstance(r, str) for r in roles)
+            or not isinstance(subject, str)
+            or not isinstance(claims["jti"], str)
+            or not isinstance(claims["iat"], int)
+            or not isinstance(claims["authz_ver"], int)
+            or claims["type"] not in ("access", "refresh")
+        ):
+            raise Unauthenticated("The token carries a malformed claim.")
+        try:
+            tenant_id = uuid.UUID(str(claims["tenant_id"]))
+            session_id = uuid.UUID(str(claims["sid"])) if "sid" in claims else None
+        except ValueError:
+            raise Unauthenticated("The token carries a malformed claim.") from None
+        kind = PrincipalKind.USER if session_id is not None else PrincipalKind.CLIENT
+        if kind is PrincipalKind.CLIENT and claims.get("client_id") != subject:
+            raise Unauthenticated("The token carries a malformed claim.")
+        return cls(
+            kind=kind,
+            subject=subject,
+            tenant_id=tenant_id,
+            roles=tuple(roles),
+            permissions=permissions,
+            token_id=claims["jti"],
+            token_type=claims["type"],
+            issued_at=claims["iat"],
+            authz_version=claims["authz_ver"],
+            session_id=session_id,
+        )

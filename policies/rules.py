@@ -1,0 +1,78 @@
+"""Route policies as data: what a route requires, declared once, read by everyone.
+
+The decorators enforce these, the start-up check refuses routes without one, the CLI
+prints them and the OpenAPI document shows them (like oslo.policy's registered rules).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from policies.catalog import Permission
+
+
+class TokenKind(enum.StrEnum):
+    NONE = "none"
+    ACCESS = "access"
+    REFRESH = "refresh"
+
+
+# Loads the owner of the target within the path's tenant, raising NotFound when absent.
+OwnerLoader = Callable[[uuid.UUID, Mapping[str, Any]], uuid.UUID | None]
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """The caller must own the target, unless they hold `override`."""
+
+    load_owner: OwnerLoader
+    override: Permission
+
+
+@dataclass(frozen=True)
+class RoutePolicy:
+    token: TokenKind
+    permissions: frozenset[Permission] = frozenset()
+    tenant_param: str | None = None
+    ownership: Ownership | None = None
+    reason: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_public(self) -> bool:
+        return self.token is TokenKind.NONE
+
+    @property
+    def platform_bypass(self) -> Permission:
+        """The platform permission that reaches this route in any tenant (API.md, platform tenant)."""
+        if self.permissions and all(p.is_read for p in self.permissions):
+            return Permission.PLATFORM_READ
+        return Permission.PLATFORM_WRITE
+
+    def describe(self) -> str:
+        if self.is_public:
+            return f"public ({self.reason})" if self.reason else "public"
+        parts = [f"{self.token.value} token"]
+        if self.permissions:
+            parts.append(" + ".join(sorted(self.permissions)))
+        if self.tenant_param:
+            parts.append(f"own tenant <{self.tenant_param}> (or {self.platform_bypass})")
+        if self.ownership:
+            parts.append(f"owner (or {self.ownership.override})")
+        return "; ".join(parts)
+
+    def openapi_extensions(self) -> dict[str, Any]:
+        ext: dict[str, Any] = {
+            "x-permissions": sorted(self.permissions),
+            "x-policy": self.describe(),
+        }
+        if self.tenant_param:
+            ext["x-tenant-scoped"] = True
+            ext["x-platform-permission"] = str(self.platform_bypass)
+        if self.ownership:
+            ext["x-ownership-override"] = str(self.ownership.override)
+        return ext
