@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask
-from flask_openapi3 import Info
+from flask import Blueprint, Flask
+from flask_openapi3 import APIBlueprint, Info
 
 from app import database as db
 from app.api import BEARER_SCHEME, AuthzAPI
@@ -24,8 +25,17 @@ from policies import TOKEN_STATE_CHECK, ensure_every_route_guarded
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None, **extra_config: Any) -> Flask:
-    """Build the app; refuses to build one in which any route declares no policy."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    blueprints: Iterable[Blueprint] = (),
+    **extra_config: Any,
+) -> Flask:
+    """Build the app; refuses to build one in which any route declares no policy.
+
+    `blueprints` are a deployer's own routes, registered after ours and held to the
+    same rule: each route needs a policy decorator or the app does not start.
+    """
     settings = settings or load_settings()
     app = AuthzAPI(
         __name__,
@@ -54,6 +64,11 @@ def create_app(settings: Settings | None = None, **extra_config: Any) -> Flask:
     register_error_handlers(app)
     register_http_hygiene(app)
     _register_blueprints(app)
+    for blueprint in blueprints:
+        if isinstance(blueprint, APIBlueprint):
+            app.register_api(blueprint)
+        else:
+            app.register_blueprint(blueprint)
     _register_cli(app)
     ensure_every_route_guarded(app)
     return app

@@ -15,7 +15,7 @@ from app.security.passwords import password_length_problem
 from models import PLATFORM_TENANT_SLUG, Project, Tenant, User, username_key
 from policies import BuiltinRole, Permission, route_policies
 
-DEMO_PASSWORD = "correct-horse-battery"  # noqa: S105 - demo data for a development database
+DEMO_PASSWORD = "correct-horse-battery"
 
 
 def register_commands(app: Flask) -> None:

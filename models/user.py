@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, CreatedAt, UUIDPrimaryKey, utcnow
 from models.role import Role
+from models.tenant import Tenant
 
 
 def username_key(username: str) -> str:
@@ -44,6 +45,7 @@ class User(UUIDPrimaryKey, CreatedAt, Base):
 
     # Joined on the id alone: tenant_id of a membership is set explicitly by the service,
     # and the composite foreign keys make the database refuse a cross-tenant membership.
+    tenant: Mapped[Tenant] = relationship()
     memberships: Mapped[list[UserRole]] = relationship(
         back_populates="user",
         primaryjoin="User.id == foreign(UserRole.user_id)",

@@ -1,0 +1,136 @@
+"""Test set-up: the schema made once by `alembic upgrade head`, every test inside a
+transaction rolled back at its end (each request's commit is a savepoint)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.orm import Session
+
+from app import create_app
+from app.database import EXTENSION as DATABASE
+from app.settings import Settings
+from tests import factories
+from tests.databases import fresh_database, upgrade
+from tests.querycount import QueryCounter
+
+PASSWORD = factories.DEFAULT_PASSWORD
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with fresh_database(tmp_path_factory.mktemp("db"), "test") as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keys")
+
+
+@pytest.fixture(scope="session")
+def make_settings(database_url: str, key_dir: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"database_url": database_url, "key_dir": key_dir, "issuer": "https://authz.test"}
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def app(make_settings: Callable[..., Settings]) -> Flask:
+    return create_app(make_settings(), TESTING=True)
+
+
+@pytest.fixture(scope="session")
+def engine(app: Flask) -> Engine:
+    return app.extensions[DATABASE].engine
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    """One connection per test, in a transaction that is rolled back at the end."""
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        yield connection
+        transaction.rollback()
+
+
+@pytest.fixture
+def bind_app(connection: Connection) -> Callable[[Flask], Flask]:
+    """Point an app's sessions at the test's connection (any app built in the test)."""
+
+    def bind(an_app: Flask) -> Flask:
+        an_app.extensions[DATABASE].bind_to(connection)
+        return an_app
+
+    return bind
+
+
+@pytest.fixture
+def db(app: Flask, bind_app: Callable[[Flask], Flask], connection: Connection) -> Iterator[Session]:
+    """The session the factories write with; requests see its flushed rows."""
+    bind_app(app)
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    factories.bind(session, app)
+    yield session
+    session.close()
+    factories.unbind()
+
+
+@pytest.fixture
+def client(app: Flask, db: Session) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def make_client(bind_app: Callable[[Flask], Flask], db: Session) -> Callable[..., FlaskClient]:
+    """A client of a freshly built app with other settings, on the same test transaction."""
+
+    def make(settings: Settings) -> FlaskClient:
+        return bind_app(create_app(settings, TESTING=True)).test_client()
+
+    return make
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def login(client: FlaskClient) -> Callable[..., dict[str, Any]]:
+    """Log a factory user in through the real endpoint; returns the token response."""
+
+    def do_login(user: Any, password: str = PASSWORD, *, api: FlaskClient | None = None) -> dict[str, Any]:
+        response = (api or client).post(
+            "/auth/login",
+            json={"tenant": user.tenant.slug, "username": user.username, "password": password},
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    return do_login
+
+
+@pytest.fixture
+def auth_headers(login: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, str]]:
+    def headers_for(user: Any) -> dict[str, str]:
+        return bearer(login(user)["access_token"])
+
+    return headers_for
+
+
+@pytest.fixture
+def count_queries(engine: Engine) -> Iterator[QueryCounter]:
+    counter = QueryCounter()
+    event.listen(engine, "before_cursor_execute", counter.on_execute)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter.on_execute)
