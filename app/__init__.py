@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask

@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from app.database import database, unit_of_work
@@ -25,6 +26,7 @@ def register_commands(app: Flask) -> None:
 
 
 @click.command("bootstrap")
+@with_appcontext
 @click.option("--username", required=True, help="The first platform administrator.")
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from stdin.")
 def bootstrap(username: str, password_stdin: bool) -> None:
@@ -50,6 +52,7 @@ def bootstrap(username: str, password_stdin: bool) -> None:
 
 
 @click.command("demo")
+@with_appcontext
 def demo() -> None:
     """Fill a development database with tenants acme and globex, users, roles and projects."""
     if settings().is_production:
@@ -97,6 +100,7 @@ def _print_login_hints() -> None:
 
 
 @click.command("policies")
+@with_appcontext
 def policies_command() -> None:
     """Print every route with what it requires."""
     entries = route_policies(current_app)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -11,34 +11,13 @@ from flask import Flask, Response, json
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from policies.problems import Problem, bearer_challenge
+from policies.binding import field_errors
+from policies.problems import BadRequest, FieldError, Problem, ValidationFailed, bearer_challenge
 
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://authz.example/problems/"
-
-
-class FieldError(dict[str, str]):
-    """One entry of a validation problem's `errors`: the field and what is wrong, never the value."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(field=field, message=message)
-
-
-class ValidationFailed(Problem):
-    status = 422
-    code = "validation_error"
-    title = "Unprocessable Content"
-
-    def __init__(self, errors: Sequence[FieldError], detail: str = "The request is not valid.") -> None:
-        super().__init__(detail, extra={"errors": list(errors)})
-
-
-class BadRequest(Problem):
-    status = 400
-    code = "bad_request"
-    title = "Bad Request"
 
 
 class InvalidCredentials(Problem):
@@ -107,17 +86,8 @@ def render_problem(problem: Problem) -> Response:
     )
 
 
-def field_errors(exc: ValidationError) -> list[FieldError]:
-    """Pydantic errors reduced to field and message: `input` would echo a password back."""
-    errors = []
-    for error in exc.errors(include_input=False, include_url=False, include_context=False):
-        field = ".".join(str(part) for part in error["loc"]) or "body"
-        errors.append(FieldError(field, error["msg"]))
-    return errors
-
-
 def validation_problem(exc: ValidationError) -> Response:
-    """flask-openapi3's validation_error_callback: our 422 problem instead of its list."""
+    """flask-openapi3's validation_error_callback (unused while the guards bind requests)."""
     return render_problem(ValidationFailed(field_errors(exc)))
 
 
@@ -144,5 +114,14 @@ def register_error_handlers(app: Flask) -> None:
         return problem_response(500, "internal_error", "The server could not complete the request.")
 
 
-def errors_for(fields: Iterable[tuple[str, str]]) -> list[FieldError]:
-    return [FieldError(field, message) for field, message in fields]
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "FieldError",
+    "InvalidCredentials",
+    "Problem",
+    "ValidationFailed",
+    "problem_response",
+    "register_error_handlers",
+    "render_problem",
+]

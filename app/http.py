@@ -6,6 +6,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
 from app.errors import BadRequest, Problem
+from policies.problems import Unauthenticated
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -18,9 +19,16 @@ class UnsupportedMediaType(Problem):
 
 def register_http_hygiene(app: Flask) -> None:
     @app.before_request
+    def _refuse_malformed_authorization() -> None:
+        # flask-jwt-extended 4.7 raises IndexError (a 500) on an empty comma-separated field.
+        header = request.headers.get("Authorization")
+        if header and header.strip() and any(not field.strip() for field in header.split(",")):
+            raise Unauthenticated("The Authorization header is malformed.")
+
+    @app.before_request
     def _require_json_bodies() -> None:
         """A body must be JSON (415 otherwise) and well-formed (400 otherwise), before any view."""
-        if request.method not in BODY_METHODS:
+        if request.method not in BODY_METHODS or request.routing_exception is not None:
             return
         has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
         if not has_body:
@@ -29,7 +37,7 @@ def register_http_hygiene(app: Flask) -> None:
             raise UnsupportedMediaType("Send the request body as application/json.")
         try:
             request.get_json()
-        except WerkzeugBadRequest:
+        except (WerkzeugBadRequest, RecursionError):
             raise BadRequest("The request body is not valid JSON.") from None
 
     @app.after_request

@@ -5,7 +5,7 @@ Decorators and services raise these; they never build a response themselves.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 
@@ -79,3 +79,25 @@ class NotFound(Problem):
 
     def __init__(self, detail: str = "The requested resource does not exist.") -> None:
         super().__init__(detail)
+
+
+class FieldError(dict[str, str]):
+    """One entry of a validation problem's `errors`: the field and what is wrong, never the value."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field=field, message=message)
+
+
+class ValidationFailed(Problem):
+    status = 422
+    code = "validation_error"
+    title = "Unprocessable Content"
+
+    def __init__(self, errors: Sequence[FieldError], detail: str = "The request is not valid.") -> None:
+        super().__init__(detail, extra={"errors": list(errors)})
+
+
+class BadRequest(Problem):
+    status = 400
+    code = "bad_request"
+    title = "Bad Request"

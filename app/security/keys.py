@@ -41,6 +41,10 @@ class KeyRing:
         self._by_kid = dict(verification)
         self._by_kid[active.kid] = active
 
+    @property
+    def kids(self) -> frozenset[str]:
+        return frozenset(self._by_kid)
+
     def verification_key(self, kid: object) -> SigningKey | None:
         return self._by_kid.get(kid) if isinstance(kid, str) else None
 

@@ -21,6 +21,7 @@ from flask_jwt_extended import JWTManager, create_access_token, create_refresh_t
 
 from app.errors import render_problem
 from app.security.keys import KeyRing
+from app.security.token_cache import VerifiedToken, VerifiedTokenCache
 from app.settings import Settings
 from policies.problems import Unauthenticated
 
@@ -105,36 +106,55 @@ def issue_access_token(subject: str, claims: TokenClaims) -> str:
 
 
 class HardenedJWTManager(JWTManager):
-    """flask-jwt-extended with one strict decode in place of its three lenient ones."""
+    """flask-jwt-extended with one strict decode in place of its three lenient ones,
+    and a cache so that a token string already verified is not verified again."""
+
+    def __init__(self, app: Flask | None = None) -> None:
+        self.verified = VerifiedTokenCache()
+        super().__init__(app)
 
     def _decode_jwt_from_config(
         self, encoded_token: str, csrf_value: Any = None, allow_expired: bool = False
     ) -> dict:
-        header = jwt.get_unverified_header(encoded_token)
-        if FORBIDDEN_HEADERS & set(header):
-            raise jwt.InvalidTokenError("the token names its own key")
-        key = key_ring().verification_key(header.get("kid"))
-        if key is None:
-            raise jwt.InvalidTokenError("unknown key id")
-        config = current_app.config
-        audience = config.get("JWT_DECODE_AUDIENCE")
-        required = [*REQUIRED_CLAIMS, "aud"] if audience else REQUIRED_CLAIMS
-        try:
-            return jwt.decode(
-                encoded_token,
-                key.verification_material,
-                # Pinned to the key's own algorithm: no `none`, no HS256 with a public key.
-                algorithms=[key.algorithm.value],
-                audience=audience,
-                issuer=config["JWT_DECODE_ISSUER"],
-                leeway=config["JWT_DECODE_LEEWAY"],
-                options={"require": required, "verify_aud": audience is not None, "verify_sub": True},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            # flask-jwt-extended's handler reads these two attributes.
-            exc.jwt_header = header  # type: ignore[attr-defined]
-            exc.jwt_data = {}  # type: ignore[attr-defined]
-            raise
+        ring = key_ring()
+        leeway = current_app.config["JWT_DECODE_LEEWAY"]
+        if not allow_expired:
+            cached = self.verified.get(encoded_token, leeway, ring.kids)
+            if cached is not None:
+                return dict(cached.claims)
+        header, claims = _verify(encoded_token, ring)
+        self.verified.put(encoded_token, VerifiedToken(header, claims, header["kid"]))
+        return dict(claims)
+
+
+def _verify(encoded_token: str, ring: KeyRing) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Verify a token string from scratch; raises PyJWT's errors."""
+    header = jwt.get_unverified_header(encoded_token)
+    if FORBIDDEN_HEADERS & set(header):
+        raise jwt.InvalidTokenError("the token names its own key")
+    key = ring.verification_key(header.get("kid"))
+    if key is None:
+        raise jwt.InvalidTokenError("unknown key id")
+    config = current_app.config
+    audience = config.get("JWT_DECODE_AUDIENCE")
+    required = [*REQUIRED_CLAIMS, "aud"] if audience else REQUIRED_CLAIMS
+    try:
+        claims = jwt.decode(
+            encoded_token,
+            key.verification_material,
+            # Pinned to the key's own algorithm: no `none`, no HS256 with a public key.
+            algorithms=[key.algorithm.value],
+            audience=audience,
+            issuer=config["JWT_DECODE_ISSUER"],
+            leeway=config["JWT_DECODE_LEEWAY"],
+            options={"require": required, "verify_aud": audience is not None, "verify_sub": True},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        # flask-jwt-extended's handler reads these two attributes.
+        exc.jwt_header = header  # type: ignore[attr-defined]
+        exc.jwt_data = {}  # type: ignore[attr-defined]
+        raise
+    return header, claims
 
 
 def configure_jwt(app: Flask, settings: Settings, ring: KeyRing) -> JWTManager:
