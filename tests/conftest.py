@@ -38,7 +38,11 @@ def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def make_settings(database_url: str, key_dir: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"database_url": database_url, "key_dir": key_dir, "issuer": "https://authz.test"}
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "key_dir": key_dir,
+            "issuer": "https://authz.test",
+        }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

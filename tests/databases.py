@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, make_url, text
+
+from alembic import command
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,152 @@
+"""Who may do what on every route, derived from the declared policies.
+
+For every registered route and every actor (anonymous, each built-in role, a platform
+admin, and an admin of another tenant) the expected status is computed from the route's
+`RoutePolicy` and the actor's permissions in the catalog, never copied by hand.
+A route added without a sample body below makes its cases fail, not pass silently.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from app import create_app
+from app.settings import Settings
+from policies import BUILTIN_ROLE_PERMISSIONS, BuiltinRole, Permission, RouteEntry, TokenKind, route_policies
+from policies.catalog import PLATFORM_PERMISSIONS
+from tests.conftest import PASSWORD, bearer
+from tests.factories import ProjectFactory, TenantFactory, UserFactory
+
+# An app built only to read its routes at collection time: nothing is written anywhere.
+_routes_app = create_app(
+    Settings(_env_file=None, database_url="sqlite://", jwt_algorithm="HS256", secret_key="x" * 48)  # type: ignore[call-arg]
+)
+ROUTES: list[RouteEntry] = route_policies(_routes_app)
+SPEC_PATHS: dict[str, Any] = _routes_app.api_doc["paths"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    tenant: str | None  # slug of the actor's tenant; None for anonymous
+    role: BuiltinRole | None
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        if self.role is None:
+            return frozenset()
+        granted = BUILTIN_ROLE_PERMISSIONS[self.role]
+        return granted if self.tenant == "platform" else granted - PLATFORM_PERMISSIONS
+
+
+ACTORS = [
+    Actor("anonymous", None, None),
+    Actor("acme-admin", "acme", BuiltinRole.ADMIN),
+    Actor("acme-member", "acme", BuiltinRole.MEMBER),
+    Actor("platform-admin", "platform", BuiltinRole.PLATFORM_ADMIN),
+    Actor("globex-admin", "globex", BuiltinRole.ADMIN),
+]
+
+# Every target lives in tenant acme and is owned by a member who is none of the actors.
+TARGET_TENANT = "acme"
+
+VALID_BODIES = {
+    "auth.login": lambda world: {"tenant": "acme", "username": "owner", "password": PASSWORD},
+    "tutorial.login": lambda world: {"tenant": "acme", "username": "owner", "password": PASSWORD},
+    "projects.create_project": lambda world: {"name": "Brand new project"},
+    "projects.rename_project": lambda world: {"name": "Renamed project"},
+}
+PATH_VALUES = {
+    "tid": lambda world: world["tenants"][TARGET_TENANT].id,
+    "pid": lambda world: world["project"].id,
+    "filename": lambda world: "css/swagger-ui.css",
+}
+SUCCESS = "success"
+
+
+def expected_outcome(entry: RouteEntry, actor: Actor) -> int | str:
+    """The status the policy promises for this actor on the target of tenant acme."""
+    policy = entry.policy
+    if policy.is_public:
+        return SUCCESS
+    if actor.role is None:
+        return 401
+    if policy.tenant_param is not None and actor.tenant != TARGET_TENANT:
+        return SUCCESS if policy.platform_bypass in actor.permissions else 404
+    if policy.permissions - actor.permissions:
+        return 403
+    if policy.ownership is not None and policy.ownership.override not in actor.permissions:
+        return 403  # no actor owns the target project
+    return SUCCESS
+
+
+def declared_success_status(entry: RouteEntry, method: str) -> int:
+    """The 2xx the route declares in the OpenAPI document (200 for undocumented pages)."""
+    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", entry.rule)
+    operation = SPEC_PATHS.get(path, {}).get(method.lower(), {})
+    declared = sorted(int(code) for code in operation.get("responses", {}) if code.startswith("2"))
+    return declared[0] if declared else 200
+
+
+@pytest.fixture
+def world(db):
+    tenants = {slug: TenantFactory(slug=slug) for slug in ("acme", "globex", "platform")}
+    users = {
+        actor.name: UserFactory(tenant=tenants[actor.tenant], username=actor.name, roles=[actor.role])
+        for actor in ACTORS
+        if actor.role is not None
+    }
+    owner = UserFactory(tenant=tenants["acme"], username="owner", roles=["member"])
+    project = ProjectFactory(tenant=tenants["acme"], owner=owner)
+    return {"tenants": tenants, "users": users, "project": project}
+
+
+CASES = [
+    pytest.param(entry, method, actor, id=f"{method} {entry.rule} as {actor.name}")
+    for entry in ROUTES
+    for method in entry.methods
+    for actor in ACTORS
+]
+
+
+def test_every_route_is_in_the_matrix():
+    assert {e.endpoint for e in ROUTES} == set(_routes_app.view_functions)
+
+
+@pytest.mark.parametrize(("entry", "method", "actor"), CASES)
+def test_route_answers_what_its_policy_declares(client, login, world, entry, method, actor):
+    url = entry.rule
+    for name in re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", entry.rule):
+        url = re.sub(rf"<(?:[^:<>]+:)?{name}>", str(PATH_VALUES[name](world)), url)
+    headers = {}
+    if actor.role is not None:
+        tokens = login(world["users"][actor.name])
+        token_kind = "refresh_token" if entry.policy.token is TokenKind.REFRESH else "access_token"
+        headers = bearer(tokens[token_kind])
+    view = _routes_app.view_functions[entry.endpoint]
+    needs_body = "body" in getattr(view, "__annotations__", {})
+    if needs_body:
+        assert entry.endpoint in VALID_BODIES, f"add a valid sample body for {entry.endpoint}"
+    body = VALID_BODIES[entry.endpoint](world) if needs_body else None
+
+    response = client.open(url, method=method, headers=headers, json=body)
+
+    outcome = expected_outcome(entry, actor)
+    if outcome == SUCCESS:
+        assert response.status_code == declared_success_status(entry, method), response.get_data(as_text=True)
+        return
+    assert response.status_code == outcome, response.get_data(as_text=True)
+    problem = response.get_json()
+    assert response.mimetype == "application/problem+json"
+    if outcome == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    if outcome == 403:
+        missing = entry.policy.permissions - actor.permissions
+        required = missing or {entry.policy.ownership.override}
+        assert problem["required_permissions"] == sorted(required)
+    if outcome == 404:
+        assert problem["code"] == "not_found"

@@ -1,0 +1,141 @@
+"""SQL per request stays constant as data grows (no N+1, no per-role or per-tenant query)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import insert
+
+from models import Project, Role, RolePermission, Tenant, User, UserRole, utcnow
+from tests.factories import ProjectFactory, RoleFactory, TenantFactory, UserFactory
+
+
+def bulk_fill(db, tenant: Tenant, owner: User, count: int) -> None:
+    """`count` users, roles (held by `owner`) and projects, inserted in bulk."""
+    now = utcnow()
+    role_ids = [uuid.uuid4() for _ in range(count)]
+    db.execute(
+        insert(Role),
+        [
+            {
+                "id": r,
+                "tenant_id": tenant.id,
+                "name": f"bulk-{r.hex}",
+                "description": "",
+                "builtin": False,
+                "created_at": now,
+            }
+            for r in role_ids
+        ],
+    )
+    db.execute(insert(RolePermission), [{"role_id": r, "permission": "projects:read"} for r in role_ids])
+    db.execute(
+        insert(UserRole),
+        [{"tenant_id": tenant.id, "user_id": owner.id, "role_id": r, "created_at": now} for r in role_ids],
+    )
+    db.execute(
+        insert(User),
+        [
+            {
+                "id": uuid.uuid4(),
+                "tenant_id": tenant.id,
+                "username": f"bulk{i}",
+                "username_key": f"bulk{i}",
+                "password_hash": "x",
+                "is_active": True,
+                "authz_version": 1,
+                "created_at": now,
+            }
+            for i in range(count)
+        ],
+    )
+    db.execute(
+        insert(Project),
+        [
+            {
+                "id": uuid.uuid4(),
+                "tenant_id": tenant.id,
+                "name": f"bulk project {i}",
+                "owner_id": owner.id,
+                "created_at": now,
+            }
+            for i in range(count)
+        ],
+    )
+    for i in range(min(count, 50)):
+        TenantFactory(slug=f"other-{count}-{i}")
+    db.flush()
+
+
+def queries_for(client, count_queries, method, url, headers):
+    with count_queries.counting():
+        response = client.open(url, method=method, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return count_queries.count
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/auth/me"),
+        ("GET", "/tenants/{tid}/projects"),
+        ("GET", "/tenants/{tid}/projects?limit=100"),
+        ("GET", "/permissions"),
+        ("GET", "/protected"),
+    ],
+)
+def test_queries_per_request_do_not_grow_with_data(client, db, login, count_queries, method, path):
+    acme = TenantFactory(slug="acme")
+    admin = UserFactory(tenant=acme, roles=["admin"])
+    RoleFactory(tenant=acme, name="custom", permissions=["projects:read"])
+    ProjectFactory.create_batch(10, tenant=acme, owner=admin)
+    headers = {"Authorization": f"Bearer {login(admin)['access_token']}"}
+    url = path.format(tid=acme.id)
+
+    small = queries_for(client, count_queries, method, url, headers)
+    bulk_fill(db, acme, admin, 1000)
+    headers = {"Authorization": f"Bearer {login(admin)['access_token']}"}  # now holding 1,001 roles
+    large = queries_for(client, count_queries, method, url, headers)
+
+    assert small == large
+
+
+def test_auth_me_costs_two_queries(client, db, auth_headers, count_queries):
+    user = UserFactory(roles=["member"])
+    headers = auth_headers(user)
+
+    with count_queries.counting():
+        client.get("/auth/me", headers=headers)
+
+    # The token state lookup, then the user with its tenant.
+    assert count_queries.count == 2, count_queries.statements
+
+
+def test_protected_list_costs_two_queries(client, db, auth_headers, count_queries):
+    user = UserFactory(roles=["member"])
+    ProjectFactory.create_batch(5, tenant=user.tenant, owner=user)
+    headers = auth_headers(user)
+
+    with count_queries.counting():
+        client.get(f"/tenants/{user.tenant_id}/projects", headers=headers)
+
+    # The token state lookup, then one page of projects.
+    assert count_queries.count == 2, count_queries.statements
+
+
+def test_login_costs_constant_queries_as_roles_grow(client, db, count_queries):
+    from tests.conftest import PASSWORD
+
+    acme = TenantFactory(slug="acme")
+    admin = UserFactory(tenant=acme, roles=["admin"], username="admin")
+    body = {"tenant": "acme", "username": "admin", "password": PASSWORD}
+
+    with count_queries.counting():
+        client.post("/auth/login", json=body)
+    small = count_queries.count
+    bulk_fill(db, acme, admin, 300)
+    with count_queries.counting():
+        client.post("/auth/login", json=body)
+
+    assert count_queries.count == small
