@@ -95,15 +95,35 @@ def _development_secret(path: Path) -> str:
 
 
 def _register_blueprints(app: AuthzAPI) -> None:
+    from app.audit_log.routes import bp as audit_log
+    from app.auth.oauth_routes import bp as oauth
     from app.auth.routes import bp as auth
     from app.catalog.routes import bp as catalog
+    from app.clients.routes import bp as clients
     from app.docs.routes import bp as docs
     from app.ops.routes import bp as ops
     from app.projects.routes import bp as projects
+    from app.roles.routes import bp as roles
+    from app.tenants.routes import bp as tenants
     from app.tutorial.routes import bp as tutorial
+    from app.users.routes import bp as users
     from app.wellknown.routes import bp as wellknown
 
-    for api in (auth, catalog, projects, ops, wellknown, tutorial):
+    areas = (
+        auth,
+        oauth,
+        catalog,
+        tenants,
+        users,
+        roles,
+        projects,
+        clients,
+        audit_log,
+        ops,
+        wellknown,
+        tutorial,
+    )
+    for api in areas:
         app.register_api(api)
     app.register_blueprint(docs)
 

@@ -14,7 +14,10 @@ from models.base import Base, UUIDPrimaryKey, utcnow
 
 class AuditEvent(UUIDPrimaryKey, Base):
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_tenant_id_created_at", "tenant_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_audit_events_tenant_id_created_at", "tenant_id", "created_at", "id"),
+        Index("ix_audit_events_tenant_id_actor_id_created_at", "tenant_id", "actor_id", "created_at"),
+    )
 
     # NULL when the event concerns no known tenant (a login to an unknown tenant).
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))

@@ -105,6 +105,18 @@ def make_client(bind_app: Callable[[Flask], Flask], db: Session) -> Callable[...
     return make
 
 
+@pytest.fixture
+def committing_app(tmp_path: Path, make_settings: Callable[..., Settings]) -> Iterator[Flask]:
+    """An app on a fresh database of its own whose requests really commit: for races and
+    anything that needs several connections (threads, processes). Seed it through
+    `committing_app.extensions[DATABASE].sessions()` and commit."""
+    with fresh_database(tmp_path, "committing") as url:
+        upgrade(url)
+        committing = create_app(make_settings(database_url=url), TESTING=True)
+        yield committing
+        committing.extensions[DATABASE].engine.dispose()
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

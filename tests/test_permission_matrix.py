@@ -9,17 +9,17 @@ A route added without a sample body below makes its cases fail, not pass silentl
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
+import jwt
 import pytest
 
 from app import create_app
 from app.settings import Settings
-from policies import BUILTIN_ROLE_PERMISSIONS, BuiltinRole, Permission, RouteEntry, TokenKind, route_policies
-from policies.catalog import PLATFORM_PERMISSIONS
-from tests.conftest import PASSWORD, bearer
-from tests.factories import ProjectFactory, TenantFactory, UserFactory
+from policies import RouteEntry, TokenKind, route_policies
+from tests.conftest import bearer
+from tests.matrix_world import ACTORS, PATH_VALUES, TARGET_TENANT, Actor, build_world
+from tests.samples import all_bodies
 
 # An app built only to read its routes at collection time: nothing is written anywhere.
 _routes_app = create_app(
@@ -29,42 +29,7 @@ ROUTES: list[RouteEntry] = route_policies(_routes_app)
 SPEC_PATHS: dict[str, Any] = _routes_app.api_doc["paths"]
 
 
-@dataclass(frozen=True)
-class Actor:
-    name: str
-    tenant: str | None  # slug of the actor's tenant; None for anonymous
-    role: BuiltinRole | None
-
-    @property
-    def permissions(self) -> frozenset[Permission]:
-        if self.role is None:
-            return frozenset()
-        granted = BUILTIN_ROLE_PERMISSIONS[self.role]
-        return granted if self.tenant == "platform" else granted - PLATFORM_PERMISSIONS
-
-
-ACTORS = [
-    Actor("anonymous", None, None),
-    Actor("acme-admin", "acme", BuiltinRole.ADMIN),
-    Actor("acme-member", "acme", BuiltinRole.MEMBER),
-    Actor("platform-admin", "platform", BuiltinRole.PLATFORM_ADMIN),
-    Actor("globex-admin", "globex", BuiltinRole.ADMIN),
-]
-
-# Every target lives in tenant acme and is owned by a member who is none of the actors.
-TARGET_TENANT = "acme"
-
-VALID_BODIES = {
-    "auth.login": lambda world: {"tenant": "acme", "username": "owner", "password": PASSWORD},
-    "tutorial.login": lambda world: {"tenant": "acme", "username": "owner", "password": PASSWORD},
-    "projects.create_project": lambda world: {"name": "Brand new project"},
-    "projects.rename_project": lambda world: {"name": "Renamed project"},
-}
-PATH_VALUES = {
-    "tid": lambda world: world["tenants"][TARGET_TENANT].id,
-    "pid": lambda world: world["project"].id,
-    "filename": lambda world: "css/swagger-ui.css",
-}
+VALID_BODIES = all_bodies()
 SUCCESS = "success"
 
 
@@ -94,15 +59,7 @@ def declared_success_status(entry: RouteEntry, method: str) -> int:
 
 @pytest.fixture
 def world(db):
-    tenants = {slug: TenantFactory(slug=slug) for slug in ("acme", "globex", "platform")}
-    users = {
-        actor.name: UserFactory(tenant=tenants[actor.tenant], username=actor.name, roles=[actor.role])
-        for actor in ACTORS
-        if actor.role is not None
-    }
-    owner = UserFactory(tenant=tenants["acme"], username="owner", roles=["member"])
-    project = ProjectFactory(tenant=tenants["acme"], owner=owner)
-    return {"tenants": tenants, "users": users, "project": project}
+    return build_world()
 
 
 CASES = [
@@ -118,15 +75,19 @@ def test_every_route_is_in_the_matrix():
 
 
 @pytest.mark.parametrize(("entry", "method", "actor"), CASES)
-def test_route_answers_what_its_policy_declares(client, login, world, entry, method, actor):
-    url = entry.rule
-    for name in re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", entry.rule):
-        url = re.sub(rf"<(?:[^:<>]+:)?{name}>", str(PATH_VALUES[name](world)), url)
-    headers = {}
+def test_route_answers_what_its_policy_declares(app, client, login, world, entry, method, actor):
+    headers, claims = {}, {}
     if actor.role is not None:
         tokens = login(world["users"][actor.name])
         token_kind = "refresh_token" if entry.policy.token is TokenKind.REFRESH else "access_token"
         headers = bearer(tokens[token_kind])
+        key = app.extensions["authz.keyring"].active
+        claims = jwt.decode(
+            tokens["access_token"], key.verification_material, [key.algorithm], issuer="https://authz.test"
+        )
+    url = entry.rule
+    for name in re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", entry.rule):
+        url = re.sub(rf"<(?:[^:<>]+:)?{name}>", str(PATH_VALUES[name](world, claims)), url)
     view = _routes_app.view_functions[entry.endpoint]
     needs_body = "body" in getattr(view, "__annotations__", {})
     if needs_body:

@@ -228,3 +228,33 @@ def whoami(session: Session, principal: Principal) -> tuple[User | None, Tenant]
         .where(User.id == principal.subject_uuid, User.tenant_id == principal.tenant_id)
     ).one()
     return row.User, row.Tenant
+
+
+def revoke_sessions(
+    session: Session, user_id: uuid.UUID, *, reason: str, keep: uuid.UUID | None = None
+) -> int:
+    """End every open login session of a user (but `keep`); their tokens fail at once.
+
+    Part of the caller's unit of work. Returns how many sessions were ended.
+    """
+    stmt = (
+        update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    if keep is not None:
+        stmt = stmt.where(LoginSession.id != keep)
+    return session.execute(stmt).rowcount
+
+
+def invalidate_access_tokens(session: Session, user_ids: list[uuid.UUID]) -> None:
+    """Make every access token of these users fail on its next request (roles changed);
+    their sessions survive and refresh into the new roles. Part of the caller's unit of work."""
+    if user_ids:
+        session.execute(
+            update(User)
+            .where(User.id.in_(user_ids))
+            .values(authz_version=User.authz_version + 1)
+            .execution_options(synchronize_session=False)
+        )
