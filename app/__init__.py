@@ -14,7 +14,7 @@ from app import database as db
 from app.api import BEARER_SCHEME, AuthzAPI
 from app.errors import register_error_handlers, validation_problem
 from app.http import register_http_hygiene
-from app.security import PASSWORDS, SETTINGS
+from app.security import CLIENT_SECRET_KEY, PASSWORDS, SETTINGS
 from app.security.keys import KeyRing, load_key_ring, symmetric_key
 from app.security.passwords import Passwords
 from app.security.token_state import check_token_state
@@ -57,6 +57,10 @@ def create_app(
     app.extensions[PASSWORDS] = Passwords(
         settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
     )
+    client_key = settings.client_secret_key.get_secret_value() if settings.client_secret_key else None
+    app.extensions[CLIENT_SECRET_KEY] = (
+        client_key or _development_secret(Path(app.instance_path) / "client-secret-key")
+    ).encode()
     db.init_app(app, settings.database_url or f"sqlite:///{Path(app.instance_path) / 'authz.db'}")
     configure_jwt(app, settings, _key_ring(app, settings))
     app.extensions[TOKEN_STATE_CHECK] = check_token_state

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     token_leeway: Annotated[int, Field(ge=0, le=60)] = 10
     jwt_algorithm: SigningAlgorithm = SigningAlgorithm.RS256
     secret_key: SecretStr | None = None
+    # Keys the hash of integration client secrets (HMAC-SHA256); a leaked table alone
+    # then cannot be used to check guessed secrets.
+    client_secret_key: SecretStr | None = None
     key_dir: Path | None = None
     argon2_memory_kib: Annotated[int, Field(ge=8)] = OWASP_MIN_MEMORY_KIB
     argon2_time_cost: Annotated[int, Field(ge=1)] = OWASP_MIN_TIME_COST
@@ -98,6 +101,13 @@ class Settings(BaseSettings):
             problems.extend(secret_problems(self.secret_key))
         elif self.key_dir is None:
             problems.append("AUTHZ_KEY_DIR must name the directory holding the signing keys")
+        if (
+            not self.client_secret_key
+            or len(self.client_secret_key.get_secret_value().encode()) < MIN_SECRET_BYTES
+        ):
+            problems.append(
+                f"AUTHZ_CLIENT_SECRET_KEY must be set to at least {MIN_SECRET_BYTES} random bytes"
+            )
         if not self.database_url:
             problems.append(
                 "AUTHZ_DATABASE_URL must be set (the development SQLite file is not for production)"

@@ -62,8 +62,9 @@ def test_two_policies_on_one_route_are_refused():
         ({"jwt_algorithm": "HS256", "secret_key": "too-short-but-random-9f2"}, "shorter than 32 bytes"),
         ({"jwt_algorithm": "RS256"}, "AUTHZ_KEY_DIR"),
         ({"key_dir": "/keys", "argon2_memory_kib": 1024}, "below OWASP"),
+        ({"key_dir": "/keys", "client_secret_key": "short"}, "AUTHZ_CLIENT_SECRET_KEY"),
     ],
-    ids=["missing secret", "tutorial secret", "short secret", "no key directory", "weak argon2"],
+    ids=["missing secret", "tutorial secret", "short secret", "no key directory", "weak argon2", "client key"],
 )
 def test_production_refuses_unsafe_settings(overrides, reason):
     values = {"env": "production", "database_url": "postgresql+psycopg://db/authz", **overrides}
@@ -81,6 +82,7 @@ def test_production_accepts_a_long_random_secret():
         database_url="postgresql+psycopg://db/authz",
         jwt_algorithm="HS256",
         secret_key="k" * 16 + "9f2c1e8b7a6d5c4b3a2f1e0d",
+        client_secret_key="c" * 16 + "0d1e2f3a4b5c6d7e8f9a0b1c",
     )
 
     assert settings.is_production
@@ -100,6 +102,7 @@ def test_production_without_signing_keys_refuses_to_start(tmp_path, monkeypatch)
     monkeypatch.setenv("AUTHZ_ENV", "production")
     monkeypatch.setenv("AUTHZ_DATABASE_URL", "postgresql+psycopg://db/authz")
     monkeypatch.setenv("AUTHZ_KEY_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("AUTHZ_CLIENT_SECRET_KEY", "c" * 40)
 
     with pytest.raises(SettingsError, match="no signing key"):
         create_app()

@@ -9,6 +9,7 @@ from app.settings import Settings
 
 PASSWORDS = "authz.passwords"
 SETTINGS = "authz.settings"
+CLIENT_SECRET_KEY = "authz.client_secret_key"
 
 
 def passwords() -> Passwords:
@@ -17,3 +18,8 @@ def passwords() -> Passwords:
 
 def settings() -> Settings:
     return current_app.extensions[SETTINGS]
+
+
+def client_secret_key() -> bytes:
+    """The key of the HMAC that hashes integration client secrets."""
+    return current_app.extensions[CLIENT_SECRET_KEY]
