@@ -17,10 +17,10 @@ from app.http import register_http_hygiene
 from app.security import CLIENT_SECRET_KEY, PASSWORDS, SETTINGS
 from app.security.keys import KeyRing, load_key_ring, symmetric_key
 from app.security.passwords import Passwords
-from app.security.token_state import check_token_state
+from app.security.token_state import init_token_state
 from app.security.tokens import configure_jwt
 from app.settings import Settings, SigningAlgorithm, load_settings
-from policies import TOKEN_STATE_CHECK, ensure_every_route_guarded
+from policies import ensure_every_route_guarded
 
 __all__ = ["create_app"]
 
@@ -63,7 +63,7 @@ def create_app(
     ).encode()
     db.init_app(app, settings.database_url or f"sqlite:///{Path(app.instance_path) / 'authz.db'}")
     configure_jwt(app, settings, _key_ring(app, settings))
-    app.extensions[TOKEN_STATE_CHECK] = check_token_state
+    init_token_state(app, settings.redis_url)
 
     register_error_handlers(app)
     register_http_hygiene(app)

@@ -7,9 +7,11 @@ from models.project import Project
 from models.role import Role, RolePermission
 from models.session import LoginSession
 from models.tenant import PLATFORM_TENANT_SLUG, Tenant, TenantStatus
+from models.token_epoch import EPOCH_ROW_ID, TokenStateEpoch
 from models.user import User, UserRole, username_key
 
 __all__ = [
+    "EPOCH_ROW_ID",
     "PLATFORM_TENANT_SLUG",
     "AuditEvent",
     "Base",
@@ -20,6 +22,7 @@ __all__ = [
     "RolePermission",
     "Tenant",
     "TenantStatus",
+    "TokenStateEpoch",
     "User",
     "UserRole",
     "username_key",

@@ -69,6 +69,7 @@ def bulk_fill(db, tenant: Tenant, owner: User, count: int) -> None:
 
 
 def queries_for(client, count_queries, method, url, headers):
+    client.open(url, method=method, headers=headers)  # warm: the token's state is loaded once
     with count_queries.counting():
         response = client.open(url, method=method, headers=headers)
     assert response.status_code == 200, response.get_json()
@@ -104,23 +105,38 @@ def test_queries_per_request_do_not_grow_with_data(client, db, login, count_quer
 def test_auth_me_costs_two_queries(client, db, auth_headers, count_queries):
     user = UserFactory(roles=["member"])
     headers = auth_headers(user)
+    client.get("/auth/me", headers=headers)  # the first request loads the token state
 
     with count_queries.counting():
         client.get("/auth/me", headers=headers)
 
-    # The token state lookup, then the user with its tenant.
+    # The revocation epoch (the one state lookup), then the user with its tenant.
     assert count_queries.count == 2, count_queries.statements
+
+
+def test_first_request_of_a_token_loads_its_state_once(client, db, auth_headers, count_queries):
+    user = UserFactory(roles=["member"])
+    headers = auth_headers(user)
+
+    with count_queries.counting():
+        client.get("/permissions", headers=headers)
+    first = count_queries.count
+    with count_queries.counting():
+        client.get("/permissions", headers=headers)
+
+    assert (first, count_queries.count) == (2, 1), count_queries.statements
 
 
 def test_protected_list_costs_two_queries(client, db, auth_headers, count_queries):
     user = UserFactory(roles=["member"])
     ProjectFactory.create_batch(5, tenant=user.tenant, owner=user)
     headers = auth_headers(user)
+    client.get(f"/tenants/{user.tenant_id}/projects", headers=headers)
 
     with count_queries.counting():
         client.get(f"/tenants/{user.tenant_id}/projects", headers=headers)
 
-    # The token state lookup, then one page of projects.
+    # The revocation epoch, then one page of projects.
     assert count_queries.count == 2, count_queries.statements
 
 

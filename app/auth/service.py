@@ -13,6 +13,7 @@ from app.audit import AuditAction, record
 from app.database import unit_of_work
 from app.errors import FieldError, InvalidCredentials, ValidationFailed
 from app.security.passwords import Passwords
+from app.security.revocation import mark_revocation
 from app.security.token_state import revoked
 from app.security.tokens import TokenClaims, TokenPair, issue_pair
 from app.settings import Settings
@@ -189,6 +190,7 @@ def _end_session_on_reuse(session: Session, principal: Principal) -> None:
             .values(revoked_at=utcnow(), revoked_reason="refresh_reuse")
             .execution_options(synchronize_session=False)
         )
+        mark_revocation(session)
         record(
             session,
             AuditAction.REFRESH_REUSE_DETECTED,
@@ -208,6 +210,7 @@ def logout(session: Session, principal: Principal) -> None:
             .values(revoked_at=utcnow(), revoked_reason="logout")
             .execution_options(synchronize_session=False)
         )
+        mark_revocation(session)
         record(
             session,
             AuditAction.LOGOUT,
@@ -245,7 +248,10 @@ def revoke_sessions(
     )
     if keep is not None:
         stmt = stmt.where(LoginSession.id != keep)
-    return session.execute(stmt).rowcount
+    ended = session.execute(stmt).rowcount
+    if ended:
+        mark_revocation(session)
+    return ended
 
 
 def invalidate_access_tokens(session: Session, user_ids: list[uuid.UUID]) -> None:
@@ -258,3 +264,4 @@ def invalidate_access_tokens(session: Session, user_ids: list[uuid.UUID]) -> Non
             .values(authz_version=User.authz_version + 1)
             .execution_options(synchronize_session=False)
         )
+        mark_revocation(session)

@@ -1,21 +1,43 @@
 """The one state lookup a token gets per request: is what it was issued for still true?
 
 A token names its session (users) or client (integrations) and the `authz_ver` it was
-issued under. One indexed query by primary key answers whether the session was revoked,
-the user deactivated or deleted, the roles changed, the client revoked or rotated, or the
-tenant suspended (API.md, "Immediate effect").
+issued under. Whether the session was revoked, the user deactivated or deleted, the roles
+changed, the client revoked or rotated, or the tenant suspended (API.md, "Immediate
+effect") is answered by one indexed query, cached in memory per worker.
+
+A cached answer is used only while the revocation epoch (app.security.revocation) is the
+one read before the answer was loaded. Every revoking change bumps the epoch in its own
+transaction, so after it commits, the next request in any worker of any instance misses
+the cache and sees the change. Per request that costs one lookup: the epoch, from Redis
+when configured (app.security.epoch_mirror), else one primary-key query.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 
-from app.database import db_session
-from models import Client, LoginSession, Tenant, TenantStatus, User
+from flask import Flask, current_app
+from sqlalchemy import bindparam, select, update
+
+from app.database import database, db_session
+from app.security.epoch_mirror import RedisEpochMirror, database_epoch
+from app.security.revocation import PUBLISHER
+from models import Client, LoginSession, Tenant, TenantStatus, User, utcnow
+from policies import TOKEN_STATE_CHECK
 from policies.principal import Principal, PrincipalKind
 from policies.problems import TenantSuspended, Unauthenticated
 
-# Built once: constructing a statement per request costs more than running it on SQLite.
+EXTENSION = "authz.token_state"
+MAX_ENTRIES = 100_000
+# Entries are refreshed at least this often even when nothing was revoked.
+MAX_AGE_SECONDS = 60.0
+# `last_used_at` of a client is written at most this often per worker.
+LAST_USED_RESOLUTION_SECONDS = 60.0
+
+# Built once: constructing a statement per request costs more than running it.
 USER_TOKEN_STATE = (
     select(LoginSession.revoked_at, User.is_active, User.authz_version, Tenant.status)
     .join(User, User.id == LoginSession.user_id)
@@ -33,36 +55,109 @@ CLIENT_TOKEN_STATE = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class TokenState:
+    """What the database says about a session or client; `live` False when gone or revoked."""
+
+    live: bool
+    authz_version: int
+    tenant_active: bool
+    epoch: int
+    loaded_at: float
+
+
 def revoked() -> Unauthenticated:
     return Unauthenticated("The token has been revoked.", code="token_revoked")
 
 
-def check_token_state(principal: Principal) -> None:
-    """Raise unless the principal's token is still valid; refresh tokens skip `authz_ver`."""
+class TokenStateChecker:
+    def __init__(self, mirror: RedisEpochMirror | None) -> None:
+        self.mirror = mirror
+        self._cache: OrderedDict[tuple[str, ...], TokenState] = OrderedDict()
+        self._lock = threading.Lock()
+        self._last_used_written: dict[tuple[str, str], float] = {}
+
+    def __call__(self, principal: Principal) -> None:
+        """Raise unless the principal's token is still valid; refresh tokens skip `authz_ver`."""
+        state = self.state_of(principal)
+        if not state.live:
+            raise revoked()
+        if not state.tenant_active:
+            raise TenantSuspended("The tenant is suspended.")
+        if principal.token_type == "access" and principal.authz_version != state.authz_version:
+            raise revoked()
+        if principal.kind is PrincipalKind.CLIENT:
+            self._touch_client(principal)
+
+    def state_of(self, principal: Principal) -> TokenState:
+        session = db_session()
+        # Read the epoch BEFORE loading: an answer is only as fresh as the epoch it carries.
+        epoch = self.mirror.current(session) if self.mirror else database_epoch(session)
+        key = _cache_key(principal)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and cached.epoch == epoch and now - cached.loaded_at < MAX_AGE_SECONDS:
+                self._cache.move_to_end(key)
+                return cached
+        state = _load(principal, epoch, now)
+        with self._lock:
+            self._cache[key] = state
+            self._cache.move_to_end(key)
+            while len(self._cache) > MAX_ENTRIES:
+                self._cache.popitem(last=False)
+        return state
+
+    def _touch_client(self, principal: Principal) -> None:
+        """Keep `last_used_at` fresh to the minute without a write on every request."""
+        key = (principal.subject, str(principal.tenant_id))
+        now = time.monotonic()
+        if now - self._last_used_written.get(key, float("-inf")) < LAST_USED_RESOLUTION_SECONDS:
+            return
+        self._last_used_written[key] = now
+        with database().sessions() as session:
+            session.execute(
+                update(Client)
+                .where(Client.client_id == principal.subject, Client.tenant_id == principal.tenant_id)
+                .values(last_used_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+
+
+def _cache_key(principal: Principal) -> tuple[str, ...]:
     if principal.kind is PrincipalKind.USER:
-        _check_user_token(principal)
+        return ("session", str(principal.session_id), principal.subject, str(principal.tenant_id))
+    return ("client", principal.subject, str(principal.tenant_id))
+
+
+def _load(principal: Principal, epoch: int, now: float) -> TokenState:
+    session = db_session()
+    if principal.kind is PrincipalKind.USER:
+        user_id = principal.subject_uuid
+        if user_id is None or principal.session_id is None:
+            return TokenState(False, 0, True, epoch, now)
+        params = {"session_id": principal.session_id, "user_id": user_id, "tenant_id": principal.tenant_id}
+        row = session.execute(USER_TOKEN_STATE, params).one_or_none()
+        live = row is not None and row.revoked_at is None and row.is_active
     else:
-        _check_client_token(principal)
+        params = {"client_id": principal.subject, "tenant_id": principal.tenant_id}
+        row = session.execute(CLIENT_TOKEN_STATE, params).one_or_none()
+        live = row is not None and row.revoked_at is None
+    if row is None:
+        return TokenState(False, 0, True, epoch, now)
+    return TokenState(live, row.authz_version, row.status == TenantStatus.ACTIVE, epoch, now)
 
 
-def _check_user_token(principal: Principal) -> None:
-    user_id = principal.subject_uuid
-    if user_id is None or principal.session_id is None:
-        raise revoked()
-    params = {"session_id": principal.session_id, "user_id": user_id, "tenant_id": principal.tenant_id}
-    row = db_session().execute(USER_TOKEN_STATE, params).one_or_none()
-    if row is None or row.revoked_at is not None or not row.is_active:
-        raise revoked()
-    if row.status != TenantStatus.ACTIVE:
-        raise TenantSuspended("The tenant is suspended.")
-    if principal.token_type == "access" and principal.authz_version != row.authz_version:
-        raise revoked()
+def init_token_state(app: Flask, redis_url: str | None) -> TokenStateChecker:
+    mirror = RedisEpochMirror(redis_url) if redis_url else None
+    checker = TokenStateChecker(mirror)
+    app.extensions[EXTENSION] = checker
+    app.extensions[TOKEN_STATE_CHECK] = checker
+    if mirror is not None:
+        app.extensions[PUBLISHER] = mirror.publish
+    return checker
 
 
-def _check_client_token(principal: Principal) -> None:
-    params = {"client_id": principal.subject, "tenant_id": principal.tenant_id}
-    row = db_session().execute(CLIENT_TOKEN_STATE, params).one_or_none()
-    if row is None or row.revoked_at is not None or principal.authz_version != row.authz_version:
-        raise revoked()
-    if row.status != TenantStatus.ACTIVE:
-        raise TenantSuspended("The tenant is suspended.")
+def token_state_checker() -> TokenStateChecker:
+    return current_app.extensions[EXTENSION]

@@ -1,0 +1,75 @@
+"""The revocation epoch as workers read it: from Redis when configured, else the database.
+
+Redis holds a mirror of the database counter, written only upward (a compare-and-set
+script), with a short expiry so that a lost publish heals within `MIRROR_TTL_SECONDS`.
+When Redis fails, readers fall back to the database for a while: an outage degrades
+speed, never revocation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from sqlalchemy.orm import Session
+
+from app.security.revocation import CURRENT
+
+log = logging.getLogger(__name__)
+
+KEY = "authz:token-state-epoch"
+MIRROR_TTL_SECONDS = 5
+OUTAGE_BACKOFF_SECONDS = 2.0
+# Set the mirror to ARGV[1] unless it already holds a newer value.
+RAISE_ONLY = """
+local current = redis.call('GET', KEYS[1])
+if current == false or tonumber(current) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+return 1
+"""
+
+
+def database_epoch(session: Session) -> int:
+    return session.execute(CURRENT).scalar_one()
+
+
+class RedisEpochMirror:
+    def __init__(self, url: str) -> None:
+        # Short timeouts and a single retry: a slow Redis must not hang the workers.
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=0.3, socket_connect_timeout=0.3, retry=Retry(NoBackoff(), 1)
+        )
+        self._raise = self._redis.register_script(RAISE_ONLY)
+        self._down_until = 0.0
+
+    def current(self, session: Session) -> int:
+        """One Redis GET; on a miss or an outage, the database's value."""
+        if time.monotonic() >= self._down_until:
+            try:
+                cached = self._redis.get(KEY)
+                if cached is not None:
+                    return int(cached)
+                value = database_epoch(session)
+                self._raise(keys=[KEY], args=[value, MIRROR_TTL_SECONDS])
+                return value
+            except redis.RedisError:
+                self._down_until = time.monotonic() + OUTAGE_BACKOFF_SECONDS
+                log.warning("redis unavailable; reading the revocation epoch from the database")
+        return database_epoch(session)
+
+    def publish(self, value: int) -> None:
+        try:
+            self._raise(keys=[KEY], args=[value, MIRROR_TTL_SECONDS])
+        except redis.RedisError:
+            # The mirror expires within MIRROR_TTL_SECONDS and is then read from the database.
+            log.warning("could not publish revocation epoch %s to redis", value)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._redis.ping())
+        except redis.RedisError:
+            return False
