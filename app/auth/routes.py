@@ -8,7 +8,17 @@ from flask import request
 from flask_openapi3 import APIBlueprint, Tag
 
 from app.auth import service
-from app.auth.schemas import LoginBody, MeOut, MeUserOut, TenantOut, TokenPairOut
+from app.auth.schemas import (
+    LoginBody,
+    MeOut,
+    MeUserOut,
+    PasswordChangeBody,
+    SessionList,
+    SessionOut,
+    SessionPath,
+    TenantOut,
+    TokenPairOut,
+)
 from app.database import db_session
 from app.schemas import PROBLEM_RESPONSES
 from app.security import passwords, settings
@@ -73,3 +83,40 @@ def me() -> dict[str, Any]:
         session_id=principal.session_id,
     )
     return out.model_dump(mode="json", exclude_none=True)
+
+
+@bp.post("/password", responses={204: None, **PROBLEM_RESPONSES})
+@authenticated()
+def change_password(body: PasswordChangeBody) -> tuple[str, int]:
+    """Change one's own password; every other session of the user ends at once."""
+    service.change_password(
+        db_session(), passwords(), current_principal(), current=body.current_password, new=body.new_password
+    )
+    return "", 204
+
+
+@bp.get("/sessions", responses={200: SessionList, **PROBLEM_RESPONSES})
+@authenticated()
+def list_sessions() -> dict[str, Any]:
+    """The caller's own open login sessions, newest first."""
+    principal = current_principal()
+    items = [
+        SessionOut.model_validate({**_session_fields(s), "current": s.id == principal.session_id}).model_dump(
+            mode="json"
+        )
+        for s in service.list_sessions(db_session(), principal)
+    ]
+    return {"items": items}
+
+
+@bp.delete("/sessions/<uuid:sid>", responses={204: None, **PROBLEM_RESPONSES})
+@authenticated()
+def end_session(path: SessionPath) -> tuple[str, int]:
+    """End one of the caller's own sessions (another user's answers 404)."""
+    service.end_session(db_session(), current_principal(), path.sid)
+    return "", 204
+
+
+def _session_fields(login_session: Any) -> dict[str, Any]:
+    names = ("id", "created_at", "expires_at", "last_refreshed_at", "user_agent", "ip_address")
+    return {name: getattr(login_session, name) for name in names}

@@ -58,3 +58,26 @@ class MeOut(BaseModel):
 
 class ProtectedOut(BaseModel):
     logged_in_as: str
+
+
+class PasswordChangeBody(StrictBody):
+    current_password: LoginPassword
+    new_password: LoginPassword
+
+
+class SessionPath(BaseModel):
+    sid: uuid.UUID
+
+
+class SessionOut(Out):
+    id: uuid.UUID
+    created_at: datetime
+    expires_at: datetime
+    last_refreshed_at: datetime | None
+    user_agent: str | None
+    ip_address: str | None
+    current: bool
+
+
+class SessionList(BaseModel):
+    items: list[SessionOut]

@@ -12,15 +12,17 @@ from sqlalchemy.orm import Session
 from app.audit import AuditAction, record
 from app.database import unit_of_work
 from app.errors import FieldError, InvalidCredentials, ValidationFailed
-from app.security.passwords import Passwords
+from app.security.passwords import Passwords, password_length_problem
 from app.security.revocation import mark_revocation
 from app.security.token_state import revoked
 from app.security.tokens import TokenClaims, TokenPair, issue_pair
 from app.settings import Settings
 from models import LoginSession, Role, RolePermission, Tenant, User, UserRole, username_key, utcnow
 from policies.catalog import PLATFORM_PERMISSIONS
-from policies.principal import Principal
-from policies.problems import TenantSuspended
+from policies.principal import Principal, PrincipalKind
+from policies.problems import NotFound, Problem, TenantSuspended
+
+MAX_LISTED_SESSIONS = 100
 
 
 @dataclass(frozen=True)
@@ -265,3 +267,108 @@ def invalidate_access_tokens(session: Session, user_ids: list[uuid.UUID]) -> Non
             .execution_options(synchronize_session=False)
         )
         mark_revocation(session)
+
+
+class NotAUser(Problem):
+    status = 403
+    code = "permission_denied"
+    title = "Forbidden"
+
+    def __init__(self) -> None:
+        super().__init__("Only users have sessions and passwords; this token belongs to a client.")
+
+
+class WrongCurrentPassword(Problem):
+    status = 403
+    code = "invalid_credentials"
+    title = "Forbidden"
+
+    def __init__(self) -> None:
+        super().__init__("The current password is wrong.")
+
+
+def _own_user(session: Session, principal: Principal) -> User:
+    if principal.kind is not PrincipalKind.USER:
+        raise NotAUser()
+    return session.execute(
+        select(User).where(User.id == principal.subject_uuid, User.tenant_id == principal.tenant_id)
+    ).scalar_one()
+
+
+def list_sessions(session: Session, principal: Principal) -> list[LoginSession]:
+    """The caller's open sessions, newest first (only their own: the filter is the user id)."""
+    user = _own_user(session, principal)
+    return list(
+        session.scalars(
+            select(LoginSession)
+            .where(
+                LoginSession.user_id == user.id,
+                LoginSession.revoked_at.is_(None),
+                LoginSession.expires_at > utcnow(),
+            )
+            .order_by(LoginSession.created_at.desc(), LoginSession.id.desc())
+            .limit(MAX_LISTED_SESSIONS)
+        )
+    )
+
+
+def end_session(session: Session, principal: Principal, session_id: uuid.UUID) -> None:
+    """End one of the caller's own sessions; anyone else's is a 404, like a missing one."""
+    user = _own_user(session, principal)
+    with unit_of_work(session):
+        ended = session.execute(
+            update(LoginSession)
+            .where(
+                LoginSession.id == session_id,
+                LoginSession.user_id == user.id,
+                LoginSession.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow(), revoked_reason="ended_by_user")
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not ended:
+            raise NotFound()
+        mark_revocation(session)
+        record(
+            session,
+            AuditAction.SESSION_REVOKED,
+            tenant_id=principal.tenant_id,
+            actor=principal,
+            target_type="session",
+            target_id=session_id,
+        )
+
+
+def change_password(
+    session: Session, passwords: Passwords, principal: Principal, *, current: str, new: str
+) -> None:
+    """Replace the caller's password and end every other session (ASVS V2.1.5, V3.3.3)."""
+    problem = password_length_problem(new)
+    if problem:
+        raise ValidationFailed([FieldError("new_password", problem)])
+    user = _own_user(session, principal)
+    if not passwords.verify(user.password_hash, current):
+        with unit_of_work(session):
+            record(
+                session,
+                AuditAction.PASSWORD_CHANGED,
+                tenant_id=principal.tenant_id,
+                actor=principal,
+                target_type="user",
+                target_id=user.id,
+                outcome="failure",
+                details={"reason": "wrong_current_password"},
+            )
+        raise WrongCurrentPassword()
+    with unit_of_work(session):
+        user.password_hash = passwords.hash(new)
+        ended = revoke_sessions(session, user.id, reason="password_changed", keep=principal.session_id)
+        record(
+            session,
+            AuditAction.PASSWORD_CHANGED,
+            tenant_id=principal.tenant_id,
+            actor=principal,
+            target_type="user",
+            target_id=user.id,
+            details={"other_sessions_ended": ended},
+        )
