@@ -15,7 +15,8 @@ from app.api import BEARER_SCHEME, AuthzAPI
 from app.errors import register_error_handlers, validation_problem
 from app.http import register_http_hygiene
 from app.security import CLIENT_SECRET_KEY, PASSWORDS, SETTINGS
-from app.security.keys import KeyRing, load_key_ring, symmetric_key
+from app.security.key_store import KeyStore, StoredKeyRing
+from app.security.keys import KeyRing, symmetric_key
 from app.security.passwords import Passwords
 from app.security.token_state import init_token_state
 from app.security.tokens import configure_jwt
@@ -63,7 +64,7 @@ def create_app(
     ).encode()
     db.init_app(app, settings.database_url or f"sqlite:///{Path(app.instance_path) / 'authz.db'}")
     configure_jwt(app, settings, _key_ring(app, settings))
-    init_token_state(app, settings.redis_url)
+    init_token_state(app, settings.redis_url, settings.redis_prefix)
 
     register_error_handlers(app)
     register_http_hygiene(app)
@@ -86,8 +87,15 @@ def _key_ring(app: Flask, settings: Settings) -> KeyRing:
             secret = _development_secret(instance / "hs256-secret")
         ring = symmetric_key(secret)
         return KeyRing(ring, {})
-    key_dir = settings.key_dir or instance / "keys"
-    return load_key_ring(key_dir, settings.jwt_algorithm, create=not settings.is_production)
+    store = key_store(app, settings)
+    if not settings.is_production:
+        store.ensure_first_key()
+    return StoredKeyRing(store)
+
+
+def key_store(app: Flask, settings: Settings) -> KeyStore:
+    key_dir = settings.key_dir or Path(app.instance_path) / "keys"
+    return KeyStore(key_dir, settings.jwt_algorithm, settings.refresh_token_ttl + settings.token_leeway)
 
 
 def _development_secret(path: Path) -> str:

@@ -9,9 +9,11 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from app import key_store
 from app.database import database, unit_of_work
 from app.provisioning import add_role, builtin_role, create_tenant, create_user
 from app.security import passwords, settings
+from app.security.key_store import KeyStore
 from app.security.passwords import password_length_problem
 from models import PLATFORM_TENANT_SLUG, Project, Tenant, User, username_key
 from policies import BuiltinRole, Permission, route_policies
@@ -23,6 +25,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(bootstrap)
     app.cli.add_command(demo)
     app.cli.add_command(policies_command)
+    app.cli.add_command(keys_command)
 
 
 @click.command("bootstrap")
@@ -108,3 +111,45 @@ def policies_command() -> None:
     for entry in entries:
         route = f"{'|'.join(entry.methods)} {entry.rule}"
         click.echo(f"{route:<{width}}  {entry.policy.describe()}")
+
+
+@click.group("keys")
+def keys_command() -> None:
+    """Signing keys: rotate, list, prune."""
+
+
+def _store() -> KeyStore:
+    if settings().jwt_algorithm.is_symmetric:
+        raise click.UsageError("HS256 uses one shared secret (AUTHZ_SECRET_KEY); there are no keys to rotate")
+    return key_store(current_app, settings())
+
+
+@keys_command.command("rotate")
+@with_appcontext
+def keys_rotate() -> None:
+    """Add a new signing key; older keys keep verifying until their tokens expire."""
+    kid = _store().rotate()
+    click.echo(f"new active key {kid}; running workers switch to it within a second")
+
+
+@keys_command.command("list")
+@with_appcontext
+def keys_list() -> None:
+    """Every key in the key directory and its state."""
+    for stored in _store().list():
+        state = (
+            "active"
+            if stored.active
+            else f"retired {stored.retired_at:%Y-%m-%d %H:%M}Z"
+            if stored.retired_at
+            else "verifying"
+        )
+        click.echo(f"{stored.kid}  {state}")
+
+
+@keys_command.command("prune")
+@with_appcontext
+def keys_prune() -> None:
+    """Remove retired keys that no valid token can have been signed with."""
+    removed = _store().prune()
+    click.echo(f"removed {len(removed)} key(s)" + (": " + ", ".join(removed) if removed else ""))

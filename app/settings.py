@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     database_url: str | None = None
     redis_url: str | None = None
+    # Namespaces our Redis keys: deployments (or test runs) sharing one Redis stay apart.
+    redis_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = "authz"
     default_tenant: str | None = None
     issuer: str = "http://127.0.0.1:5000"
     audience: str | None = None

@@ -20,7 +20,6 @@ from app.security.revocation import CURRENT
 
 log = logging.getLogger(__name__)
 
-KEY = "authz:token-state-epoch"
 MIRROR_TTL_SECONDS = 5
 OUTAGE_BACKOFF_SECONDS = 2.0
 # Set the mirror to ARGV[1] unless it already holds a newer value.
@@ -38,7 +37,8 @@ def database_epoch(session: Session) -> int:
 
 
 class RedisEpochMirror:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str) -> None:
+        self._key = f"{prefix}:token-state-epoch"
         # Short timeouts and a single retry: a slow Redis must not hang the workers.
         self._redis = redis.Redis.from_url(
             url, socket_timeout=0.3, socket_connect_timeout=0.3, retry=Retry(NoBackoff(), 1)
@@ -50,11 +50,11 @@ class RedisEpochMirror:
         """One Redis GET; on a miss or an outage, the database's value."""
         if time.monotonic() >= self._down_until:
             try:
-                cached = self._redis.get(KEY)
+                cached = self._redis.get(self._key)
                 if cached is not None:
                     return int(cached)
                 value = database_epoch(session)
-                self._raise(keys=[KEY], args=[value, MIRROR_TTL_SECONDS])
+                self._raise(keys=[self._key], args=[value, MIRROR_TTL_SECONDS])
                 return value
             except redis.RedisError:
                 self._down_until = time.monotonic() + OUTAGE_BACKOFF_SECONDS
@@ -63,7 +63,7 @@ class RedisEpochMirror:
 
     def publish(self, value: int) -> None:
         try:
-            self._raise(keys=[KEY], args=[value, MIRROR_TTL_SECONDS])
+            self._raise(keys=[self._key], args=[value, MIRROR_TTL_SECONDS])
         except redis.RedisError:
             # The mirror expires within MIRROR_TTL_SECONDS and is then read from the database.
             log.warning("could not publish revocation epoch %s to redis", value)

@@ -1,28 +1,21 @@
-"""Signing keys: one active key signs, every key in the set verifies, each named by `kid`.
-
-Asymmetric keys live as PEM files named `<kid>.pem` in the key directory; the file
-`active` names the signing one. HS256 uses the shared secret as a single key.
-"""
+"""Signing keys: one active key signs, every key in the set verifies, each named by `kid`
+(its RFC 7638 thumbprint). HS256 uses the shared secret as a single key.
+Where keys are stored and how they rotate: app.security.key_store."""
 
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from app.settings import SettingsError, SigningAlgorithm
 
 MIN_RSA_BITS = 2048  # NIST SP 800-57 / RFC 7518 §3.3
-ACTIVE_FILE = "active"
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
@@ -38,8 +31,16 @@ class SigningKey:
 class KeyRing:
     def __init__(self, active: SigningKey, verification: dict[str, SigningKey]) -> None:
         self.active = active
-        self._by_kid = dict(verification)
-        self._by_kid[active.kid] = active
+        self._by_kid = {**verification, active.kid: active}
+
+    def replace(self, other: KeyRing) -> None:
+        """Take another ring's keys (after a rotation on disk); each assignment is atomic."""
+        self._by_kid = other._by_kid
+        self.active = other.active
+
+    def refresh(self) -> bool:
+        """Reload from where the keys are kept; False when there is nothing to reload."""
+        return False
 
     @property
     def kids(self) -> frozenset[str]:
@@ -110,45 +111,3 @@ def generate_private_key(algorithm: SigningAlgorithm) -> PrivateKey:
     if algorithm is SigningAlgorithm.ES256:
         return ec.generate_private_key(ec.SECP256R1())
     return ed25519.Ed25519PrivateKey.generate()
-
-
-def write_private_key(key_dir: Path, private_key: PrivateKey, algorithm: SigningAlgorithm) -> str:
-    """Store a new key and make it the active one; returns its kid."""
-    key = asymmetric_key(private_key, algorithm)
-    key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    path = key_dir / f"{key.kid}.pem"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-    (key_dir / ACTIVE_FILE).write_text(key.kid + "\n")
-    return key.kid
-
-
-def _create_first_key(key_dir: Path, algorithm: SigningAlgorithm) -> None:
-    """Generate the first key once, even when several workers start at the same moment."""
-    key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(key_dir / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (key_dir / ACTIVE_FILE).exists():
-            write_private_key(key_dir, generate_private_key(algorithm), algorithm)
-
-
-def load_key_ring(key_dir: Path, algorithm: SigningAlgorithm, *, create: bool) -> KeyRing:
-    """Every `<kid>.pem` in `key_dir`; with `create`, a first key is generated if none exists."""
-    if create:
-        _create_first_key(key_dir, algorithm)
-    try:
-        active_kid = (key_dir / ACTIVE_FILE).read_text().strip()
-    except FileNotFoundError:
-        raise SettingsError(f"no signing key: {key_dir / ACTIVE_FILE} is missing") from None
-    keys: dict[str, SigningKey] = {}
-    for path in sorted(key_dir.glob("*.pem")):
-        private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        key = asymmetric_key(private_key, algorithm)  # type: ignore[arg-type]
-        keys[key.kid] = key
-    if active_kid not in keys:
-        raise SettingsError(f"the active key {active_kid!r} is not in {key_dir}")
-    return KeyRing(keys[active_kid], keys)

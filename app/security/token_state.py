@@ -149,8 +149,8 @@ def _load(principal: Principal, epoch: int, now: float) -> TokenState:
     return TokenState(live, row.authz_version, row.status == TenantStatus.ACTIVE, epoch, now)
 
 
-def init_token_state(app: Flask, redis_url: str | None) -> TokenStateChecker:
-    mirror = RedisEpochMirror(redis_url) if redis_url else None
+def init_token_state(app: Flask, redis_url: str | None, redis_prefix: str) -> TokenStateChecker:
+    mirror = RedisEpochMirror(redis_url, redis_prefix) if redis_url else None
     checker = TokenStateChecker(mirror)
     app.extensions[EXTENSION] = checker
     app.extensions[TOKEN_STATE_CHECK] = checker

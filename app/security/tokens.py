@@ -90,6 +90,7 @@ def key_ring() -> KeyRing:
 
 
 def issue_pair(subject: str, claims: TokenClaims) -> TokenPair:
+    key_ring().refresh()  # sign with the newest key once a rotation happened on disk
     extra = claims.as_additional_claims()
     headers = {"kid": key_ring().active.kid}
     access = create_access_token(identity=subject, additional_claims=extra, additional_headers=headers)
@@ -99,6 +100,7 @@ def issue_pair(subject: str, claims: TokenClaims) -> TokenPair:
 
 
 def issue_access_token(subject: str, claims: TokenClaims) -> str:
+    key_ring().refresh()
     headers = {"kid": key_ring().active.kid}
     return create_access_token(
         identity=subject, additional_claims=claims.as_additional_claims(), additional_headers=headers
@@ -133,6 +135,8 @@ def _verify(encoded_token: str, ring: KeyRing) -> tuple[dict[str, Any], dict[str
     if FORBIDDEN_HEADERS & set(header):
         raise jwt.InvalidTokenError("the token names its own key")
     key = ring.verification_key(header.get("kid"))
+    if key is None and ring.refresh():  # a key rotated in by another worker or instance
+        key = ring.verification_key(header.get("kid"))
     if key is None:
         raise jwt.InvalidTokenError("unknown key id")
     config = current_app.config

@@ -1,4 +1,4 @@
-"""`/.well-known/*`: the public keys that verify our tokens (RFC 7517)."""
+"""`/.well-known/*`: our public keys (RFC 7517) and authorization server metadata (RFC 8414)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,41 @@ from typing import Any
 
 from flask_openapi3 import APIBlueprint, Tag
 
+from app.security import settings
 from app.security.tokens import key_ring
 from policies import public
+from policies.catalog import TENANT_PERMISSIONS
 
 bp = APIBlueprint("wellknown", __name__, url_prefix="/.well-known", abp_tags=[Tag(name="discovery")])
+
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
 @bp.get("/jwks.json")
 @public("public keys, for services that verify our tokens offline")
 def jwks() -> dict[str, Any]:
-    """The JSON Web Key Set of every key that may have signed a valid token."""
-    return key_ring().public_jwks()
+    """The JSON Web Key Set of every key that may have signed a still-valid token."""
+    ring = key_ring()
+    ring.refresh()
+    return ring.public_jwks()
+
+
+@bp.get("/oauth-authorization-server")
+@public("authorization server metadata (RFC 8414)")
+def authorization_server_metadata() -> dict[str, Any]:
+    """Where our endpoints are and what they support, for OAuth 2.0 client libraries."""
+    config = settings()
+    base = config.issuer.rstrip("/")
+    return {
+        "issuer": config.issuer,
+        "token_endpoint": f"{base}/auth/token",
+        "jwks_uri": f"{base}/.well-known/jwks.json",
+        "introspection_endpoint": f"{base}/auth/introspect",
+        "grant_types_supported": ["client_credentials"],
+        # No authorization endpoint: machine clients only (RFC 6749 §4.4).
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "scopes_supported": sorted(str(p) for p in TENANT_PERMISSIONS),
+        "service_documentation": f"{base}/docs",
+    }
