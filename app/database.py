@@ -2,28 +2,71 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import Conflict
+from policies.problems import Problem
 
 EXTENSION = "authz.database"
+
+
+class DatabaseUnavailable(Problem):
+    status = 503
+    code = "service_unavailable"
+    title = "Service Unavailable"
 
 
 class Database:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        self._bound: Connection | None = None
+        self._readers = threading.local()
 
-    def bind_to(self, connection: Any) -> None:
+    def bind_to(self, connection: Connection) -> None:
         """Make every session join `connection`'s transaction in a savepoint (used by tests)."""
         self.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
+        self._bound = connection
+
+    def read_one(self, sql: str) -> Any:
+        """The single value of a one-row read, outside any transaction.
+
+        For the per-request revocation epoch: a connection kept by each thread in autocommit
+        mode answers it without a session, a pool checkout or BEGIN/ROLLBACK round trips.
+        """
+        if self._bound is not None:
+            return self._bound.exec_driver_sql(sql).scalar_one()
+        reader = getattr(self._readers, "connection", None)
+        if reader is None:
+            reader = self._readers.connection = self._autocommit_connection()
+        try:
+            cursor = reader.cursor()
+            cursor.execute(sql)
+            (value,) = cursor.fetchone()
+            cursor.close()
+        except self.engine.dialect.loaded_dbapi.Error:
+            self._readers.connection = None
+            reader.invalidate()
+            raise DatabaseUnavailable("The database is not answering.") from None
+        return value
+
+    def _autocommit_connection(self) -> Any:
+        try:
+            connection = self.engine.raw_connection()
+        except DBAPIError:
+            raise DatabaseUnavailable("The database is not answering.") from None
+        driver = connection.driver_connection
+        if hasattr(driver, "autocommit"):
+            driver.autocommit = True  # psycopg; SQLite connections are autocommit already (recipe)
+        return connection
 
 
 def make_engine(url: str) -> Engine:

@@ -14,9 +14,8 @@ import time
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from sqlalchemy.orm import Session
 
-from app.security.revocation import CURRENT
+from app.database import database
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +31,12 @@ return 1
 """
 
 
-def database_epoch(session: Session) -> int:
-    return session.execute(CURRENT).scalar_one()
+CURRENT_SQL = "SELECT value FROM token_state_epoch WHERE id = 1"  # models.EPOCH_ROW_ID
+
+
+def database_epoch() -> int:
+    """One primary-key read on this worker's autocommit connection (no session needed)."""
+    return int(database().read_one(CURRENT_SQL))
 
 
 class RedisEpochMirror:
@@ -46,20 +49,20 @@ class RedisEpochMirror:
         self._raise = self._redis.register_script(RAISE_ONLY)
         self._down_until = 0.0
 
-    def current(self, session: Session) -> int:
+    def current(self) -> int:
         """One Redis GET; on a miss or an outage, the database's value."""
         if time.monotonic() >= self._down_until:
             try:
                 cached = self._redis.get(self._key)
                 if cached is not None:
                     return int(cached)
-                value = database_epoch(session)
+                value = database_epoch()
                 self._raise(keys=[self._key], args=[value, MIRROR_TTL_SECONDS])
                 return value
             except redis.RedisError:
                 self._down_until = time.monotonic() + OUTAGE_BACKOFF_SECONDS
                 log.warning("redis unavailable; reading the revocation epoch from the database")
-        return database_epoch(session)
+        return database_epoch()
 
     def publish(self, value: int) -> None:
         try:

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import Session, UOWTransaction
 
 from models import EPOCH_ROW_ID, Client, LoginSession, Tenant, TokenStateEpoch, User
@@ -37,7 +37,6 @@ BUMP = (
     .values(value=TokenStateEpoch.value + 1)
     .returning(TokenStateEpoch.value)
 )
-CURRENT = select(TokenStateEpoch.value).where(TokenStateEpoch.id == EPOCH_ROW_ID)
 
 
 def mark_revocation(session: Session) -> None:

@@ -90,9 +90,8 @@ class TokenStateChecker:
             self._touch_client(principal)
 
     def state_of(self, principal: Principal) -> TokenState:
-        session = db_session()
         # Read the epoch BEFORE loading: an answer is only as fresh as the epoch it carries.
-        epoch = self.mirror.current(session) if self.mirror else database_epoch(session)
+        epoch = self.mirror.current() if self.mirror else database_epoch()
         key = _cache_key(principal)
         now = time.monotonic()
         with self._lock:
