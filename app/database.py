@@ -16,6 +16,7 @@ from app.errors import Conflict
 from policies.problems import Problem
 
 EXTENSION = "authz.database"
+SQLITE_WRITE_OPTION = "authz_sqlite_write"
 
 
 class DatabaseUnavailable(Problem):
@@ -94,7 +95,10 @@ def _use_real_sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A write transaction takes the lock up front and waits for it (busy_timeout); a
+        # deferred one that reads first fails at once when another writer got in between.
+        immediate = connection.get_execution_options().get(SQLITE_WRITE_OPTION)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def init_app(app: Flask, url: str) -> Database:
@@ -125,12 +129,22 @@ def db_session() -> Session:
 @contextmanager
 def unit_of_work(session: Session) -> Iterator[Session]:
     """Commit all that happens inside, or nothing: a change and its audit event together."""
+    _begin_for_writing(session)
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
+
+
+def _begin_for_writing(session: Session) -> None:
+    """On SQLite, end the request's read transaction and begin one that holds the write lock."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        session.commit()  # only reads happened before a unit of work; nothing is lost
+    session.connection(execution_options={SQLITE_WRITE_OPTION: True})
 
 
 def flush_or_conflict(session: Session, detail: str) -> None:
