@@ -1,0 +1,181 @@
+"""Custom roles: catalog permissions only, nobody grants what they do not hold, built-in
+roles are immutable, and holders' older access tokens stop working when a role changes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit import AuditAction, record
+from app.auth.service import invalidate_access_tokens
+from app.database import flush_or_conflict, unit_of_work
+from app.errors import Conflict
+from app.pagination import paginate
+from app.scoping import get_in_tenant
+from models import Role, RolePermission, Tenant, UserRole
+from policies.catalog import Permission
+from policies.grants import ensure_grantable
+from policies.principal import Principal
+from policies.problems import NotFound, PermissionDenied
+
+DUPLICATE_NAME = "A role with this name already exists in the tenant."
+CATALOG = frozenset(Permission)
+BUILTIN_IMMUTABLE = "Built-in roles cannot be changed or deleted; create a custom role instead."
+
+
+def get_role(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID) -> Role:
+    return get_in_tenant(session, Role, tenant_id, role_id)
+
+
+def list_roles(
+    session: Session, tenant_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> tuple[list[Role], str | None]:
+    """Built-in and custom roles, oldest first; their permissions come in one more query
+    (`Role.grants` is selectin-loaded), whatever the page size."""
+    return paginate(session, select(Role).where(Role.tenant_id == tenant_id), Role, limit, cursor)
+
+
+def create_role(
+    session: Session,
+    tenant_id: uuid.UUID,
+    *,
+    name: str,
+    description: str,
+    permissions: Collection[Permission],
+    actor: Principal,
+) -> Role:
+    tenant = _tenant(session, tenant_id)
+    ensure_grantable(actor, permissions, in_platform_tenant=tenant.is_platform, field="permissions")
+    wanted = sorted({str(p) for p in permissions})
+    with unit_of_work(session):
+        role = Role(
+            tenant_id=tenant_id,
+            name=name,
+            description=description,
+            builtin=False,
+            grants=[RolePermission(permission=p) for p in wanted],
+        )
+        session.add(role)
+        flush_or_conflict(session, DUPLICATE_NAME)
+        record(
+            session,
+            AuditAction.ROLE_CREATED,
+            tenant_id=tenant_id,
+            actor=actor,
+            target_type="role",
+            target_id=role.id,
+            details={"name": name, "permissions": {"added": wanted, "removed": []}},
+        )
+    return role
+
+
+def update_role(
+    session: Session,
+    tenant_id: uuid.UUID,
+    role_id: uuid.UUID,
+    *,
+    actor: Principal,
+    name: str | None = None,
+    description: str | None = None,
+    permissions: Collection[Permission] | None = None,
+) -> Role:
+    """Change what is given (None leaves a field as it is).
+
+    The editor must hold every permission the role carries afterwards, even when only its
+    name or description changes: editing a role is a grant to its holders.
+    """
+    with unit_of_work(session):
+        role = _custom_role(session, tenant_id, role_id)
+        tenant = _tenant(session, tenant_id)
+        current = {g.permission for g in role.grants}
+        wanted = current if permissions is None else {str(p) for p in permissions}
+        ensure_grantable(actor, wanted, in_platform_tenant=tenant.is_platform, field="permissions")
+
+        details: dict[str, Any] = {}
+        if name is not None and name != role.name:
+            details["name"] = {"from": role.name, "to": name}
+            role.name = name
+        if description is not None and description != role.description:
+            details["description"] = {"from": role.description, "to": description}
+            role.description = description
+        added, removed = sorted(wanted - current), sorted(current - wanted)
+        if added or removed:
+            details["permissions"] = {"added": added, "removed": removed}
+            role.grants = [g for g in role.grants if g.permission in wanted] + [
+                RolePermission(permission=p) for p in added
+            ]
+        if not details:
+            return role
+        flush_or_conflict(session, DUPLICATE_NAME)
+        if "permissions" in details or "name" in details:
+            # Holders' tokens carry the role's name and permissions: make them refresh (API.md,
+            # "Immediate effect").
+            invalidate_access_tokens(session, _holder_ids(session, role))
+        record(
+            session,
+            AuditAction.ROLE_UPDATED,
+            tenant_id=tenant_id,
+            actor=actor,
+            target_type="role",
+            target_id=role.id,
+            details=details,
+        )
+    return role
+
+
+def delete_role(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID, *, actor: Principal) -> None:
+    """Delete a custom role; its memberships go with it (ON DELETE CASCADE).
+
+    Deleting takes permissions away from the holders, so, as for an edit, the caller must
+    hold every one of them: nobody with less power strips a more powerful colleague.
+    """
+    with unit_of_work(session):
+        role = _custom_role(session, tenant_id, role_id)
+        carried = role.permissions
+        missing = sorted({p for p in carried if p in CATALOG} - actor.permissions)
+        if missing:
+            detail = f"You cannot delete a role carrying permissions you do not hold: {', '.join(missing)}."
+            raise PermissionDenied(missing, detail=detail)
+        holders = _holder_ids(session, role)
+        invalidate_access_tokens(session, holders)
+        session.delete(role)
+        record(
+            session,
+            AuditAction.ROLE_DELETED,
+            tenant_id=tenant_id,
+            actor=actor,
+            target_type="role",
+            target_id=role_id,
+            details={
+                "name": role.name,
+                "permissions": {"added": [], "removed": carried},
+                "holders": len(holders),
+            },
+        )
+
+
+def _tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
+    # A platform operator may name any tenant id in the path, including one that does not exist.
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound()
+    return tenant
+
+
+def _custom_role(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID) -> Role:
+    role = get_in_tenant(session, Role, tenant_id, role_id)
+    if role.builtin:
+        raise Conflict(BUILTIN_IMMUTABLE)
+    return role
+
+
+def _holder_ids(session: Session, role: Role) -> list[uuid.UUID]:
+    return list(
+        session.scalars(
+            select(UserRole.user_id).where(UserRole.tenant_id == role.tenant_id, UserRole.role_id == role.id)
+        )
+    )
