@@ -12,6 +12,7 @@ from flask_openapi3 import APIBlueprint, Info
 
 from app import database as db
 from app.api import BEARER_SCHEME, AuthzAPI
+from app.audit import record_denial
 from app.errors import register_error_handlers, validation_problem
 from app.http import register_http_hygiene
 from app.security import CLIENT_SECRET_KEY, PASSWORDS, SETTINGS
@@ -22,6 +23,7 @@ from app.security.token_state import init_token_state
 from app.security.tokens import configure_jwt
 from app.settings import Settings, SigningAlgorithm, load_settings
 from policies import ensure_every_route_guarded
+from policies.decorators import DENIAL_RECORDER
 
 __all__ = ["create_app"]
 
@@ -65,6 +67,7 @@ def create_app(
     db.init_app(app, settings.database_url or f"sqlite:///{Path(app.instance_path) / 'authz.db'}")
     configure_jwt(app, settings, _key_ring(app, settings))
     init_token_state(app, settings.redis_url, settings.redis_prefix)
+    app.extensions[DENIAL_RECORDER] = record_denial
 
     register_error_handlers(app)
     register_http_hygiene(app)

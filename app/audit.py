@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from models import AuditEvent
 from policies.principal import Principal
+from policies.problems import Problem
 
 
 class AuditAction(enum.StrEnum):
@@ -53,6 +54,7 @@ def record(
     tenant_id: uuid.UUID | None,
     actor: Principal | None = None,
     actor_id: uuid.UUID | str | None = None,
+    actor_type: str = "user",
     target_type: str | None = None,
     target_id: uuid.UUID | str | None = None,
     outcome: str = "success",
@@ -66,7 +68,7 @@ def record(
         tenant_id=tenant_id,
         action=action.value,
         outcome=outcome,
-        actor_type=actor.kind.value if actor else ("user" if actor_id else None),
+        actor_type=actor.kind.value if actor else (actor_type if actor_id else None),
         actor_id=str(actor.subject if actor else actor_id) if (actor or actor_id) else None,
         target_type=target_type,
         target_id=str(target_id) if target_id else None,
@@ -75,3 +77,30 @@ def record(
     )
     session.add(event)
     return event
+
+
+def record_denial(principal: Principal, denial: Problem) -> str:
+    """Audit a request the policy layer refused; returns the event id, which the problem
+    response carries. The policy runs before the view, so the request's session holds
+    nothing but reads and can commit the event."""
+    from app.database import db_session, unit_of_work
+
+    details = {
+        "method": request.method,
+        "route": request.url_rule.rule if request.url_rule else request.path,
+        "status": denial.status,
+        "code": denial.code,
+    }
+    if "required_permissions" in denial.extra:
+        details["required_permissions"] = denial.extra["required_permissions"]
+    session = db_session()
+    with unit_of_work(session):
+        event = record(
+            session,
+            AuditAction.ACCESS_DENIED,
+            tenant_id=principal.tenant_id,
+            actor=principal,
+            outcome="denied",
+            details=details,
+        )
+    return str(event.id)

@@ -9,6 +9,8 @@ from app.errors import BadRequest, Problem
 from policies.problems import Unauthenticated
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# RFC 6749 §4.4.2 and RFC 7662 §2.1: these endpoints take form bodies and parse their own.
+FORM_BODY_ENDPOINTS = frozenset({"oauth.token", "oauth.introspect"})
 
 
 class UnsupportedMediaType(Problem):
@@ -29,6 +31,8 @@ def register_http_hygiene(app: Flask) -> None:
     def _require_json_bodies() -> None:
         """A body must be JSON (415 otherwise) and well-formed (400 otherwise), before any view."""
         if request.method not in BODY_METHODS or request.routing_exception is not None:
+            return
+        if request.endpoint in FORM_BODY_ENDPOINTS:
             return
         has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
         if not has_body:

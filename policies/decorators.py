@@ -19,7 +19,7 @@ from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from policies.binding import RequestModels
 from policies.catalog import Permission
 from policies.principal import Principal
-from policies.problems import NotFound, PermissionDenied
+from policies.problems import NotFound, PermissionDenied, Problem
 from policies.rules import OwnerLoader, Ownership, RoutePolicy, TokenKind
 
 P = ParamSpec("P")
@@ -31,6 +31,10 @@ POLICY_ATTRIBUTE = "__authz_policy__"
 TOKEN_STATE_CHECK = "authz.token_state_check"
 
 TokenStateCheck = Callable[[Principal], None]
+# The app registers here how a denial is recorded (its audit log); it returns a decision id
+# that the problem response carries, so that a denial can be traced to its record.
+DENIAL_RECORDER = "authz.denial_recorder"
+DenialRecorder = Callable[[Principal, Problem], str]
 
 
 def current_principal() -> Principal:
@@ -71,7 +75,17 @@ def enforce(policy: RoutePolicy, view_args: Mapping[str, Any]) -> Principal | No
     check_state(principal)
     g.authz_principal = principal
 
-    required = policy.permissions
+    try:
+        _authorize(policy, principal, view_args)
+    except (PermissionDenied, NotFound) as denial:
+        recorder: DenialRecorder | None = current_app.extensions.get(DENIAL_RECORDER)
+        if recorder is not None:
+            denial.extra["decision_id"] = recorder(principal, denial)
+        raise
+    return principal
+
+
+def _authorize(policy: RoutePolicy, principal: Principal, view_args: Mapping[str, Any]) -> None:
     if policy.tenant_param is not None:
         tenant_id = _path_uuid(view_args.get(policy.tenant_param))
         if tenant_id != principal.tenant_id:
@@ -79,13 +93,12 @@ def enforce(policy: RoutePolicy, view_args: Mapping[str, Any]) -> Principal | No
             # caller is a platform operator, whose platform permission stands in.
             if not principal.holds(policy.platform_bypass):
                 raise NotFound()
-            return principal
-    missing = principal.missing(required)
+            return
+    missing = principal.missing(policy.permissions)
     if missing:
         raise PermissionDenied(missing)
     if policy.ownership is not None and not principal.holds(policy.ownership.override):
         _enforce_ownership(policy.ownership, principal, view_args)
-    return principal
 
 
 def _enforce_ownership(rule: Ownership, principal: Principal, view_args: Mapping[str, Any]) -> None:

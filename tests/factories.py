@@ -15,12 +15,14 @@ from factory.alchemy import SQLAlchemyModelFactory
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from app.clients.service import hash_client_secret
 from app.provisioning import add_role, create_tenant, create_user, roles_by_name
-from app.security import PASSWORDS
+from app.security import CLIENT_SECRET_KEY, PASSWORDS
 from app.security.passwords import Passwords
-from models import LoginSession, Project, Role, Tenant, User, utcnow
+from models import Client, LoginSession, Project, Role, Tenant, User, utcnow
 
 DEFAULT_PASSWORD = "a-long-enough-test-password"
+DEFAULT_CLIENT_SECRET = "a-test-client-secret-of-enough-entropy-0123456789"
 
 _bound: dict[str, Any] = {}
 
@@ -28,6 +30,7 @@ _bound: dict[str, Any] = {}
 def bind(session: Session, app: Flask) -> None:
     _bound["session"] = session
     _bound["passwords"] = app.extensions[PASSWORDS]
+    _bound["client_secret_key"] = app.extensions[CLIENT_SECRET_KEY]
 
 
 def unbind() -> None:
@@ -164,3 +167,30 @@ class LoginSessionFactory(BaseFactory):
         session.add(login_session)
         session.flush()
         return login_session
+
+
+class ClientFactory(BaseFactory):
+    """An integration client whose secret is `secret` (DEFAULT_CLIENT_SECRET unless given)."""
+
+    class Meta:
+        model = Client
+
+    tenant = factory.SubFactory(TenantFactory)
+    client_id = factory.Sequence(lambda n: f"cli_test_{n}")
+    name = factory.Sequence(lambda n: f"Integration {n}")
+    scopes: Any = ("projects:read",)
+    secret = DEFAULT_CLIENT_SECRET
+
+    @classmethod
+    def _create(cls, model_class: type[Client], *args: Any, **kwargs: Any) -> Client:
+        client = Client(
+            tenant_id=kwargs["tenant"].id,
+            client_id=kwargs["client_id"],
+            name=kwargs["name"],
+            scopes=[str(scope) for scope in kwargs["scopes"]],
+            secret_hash=hash_client_secret(kwargs["secret"], _bound["client_secret_key"]),
+        )
+        session = current_session()
+        session.add(client)
+        session.flush()
+        return client

@@ -12,10 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.audit import AuditAction, record
-from models import Client
 from policies import BUILTIN_ROLE_PERMISSIONS, BuiltinRole, Permission
 from policies.catalog import PLATFORM_PERMISSIONS
-from tests.factories import ProjectFactory, RoleFactory, TenantFactory, UserFactory, current_session
+from tests.factories import (
+    DEFAULT_CLIENT_SECRET,
+    ClientFactory,
+    ProjectFactory,
+    RoleFactory,
+    TenantFactory,
+    UserFactory,
+    current_session,
+)
 
 TARGET_TENANT = "acme"
 
@@ -54,15 +61,10 @@ def build_world() -> dict[str, Any]:
     owner = UserFactory(tenant=acme, username="owner", roles=["member"])
     target = UserFactory(tenant=acme, username="target", roles=["member"])
     role = RoleFactory(tenant=acme, name="reviewer", permissions=[Permission.PROJECTS_READ])
-    session = current_session()
-    client = Client(
-        tenant_id=acme.id,
-        client_id="matrix-client",
-        name="CI",
-        secret_hash="x" * 64,
-        scopes=["projects:read"],
+    client = ClientFactory(
+        tenant=acme, client_id="matrix-client", name="CI", scopes=[Permission.PROJECTS_READ]
     )
-    session.add(client)
+    session = current_session()
     record(session, AuditAction.PROJECT_CREATED, tenant_id=acme.id, actor_id=owner.id)
     session.flush()
     return {
@@ -72,6 +74,7 @@ def build_world() -> dict[str, Any]:
         "target": target,
         "role": role,
         "client": client,
+        "client_secret": DEFAULT_CLIENT_SECRET,
         "project": ProjectFactory(tenant=acme, owner=owner),
     }
 

@@ -169,3 +169,29 @@ def test_filter_by_owner(client, acme, auth_headers):
     page = client.get(f"/tenants/{acme.id}/projects?owner_id={bob.id}", headers=auth_headers(bob)).get_json()
 
     assert len(page["items"]) == 2
+
+
+def test_a_denied_request_is_audited_and_names_its_decision(client, db, acme, auth_headers):
+    bob = UserFactory(tenant=acme, roles=["member"])
+    project = ProjectFactory(tenant=acme)
+
+    response = client.delete(f"/tenants/{acme.id}/projects/{project.id}", headers=auth_headers(bob))
+
+    decision_id = response.get_json()["decision_id"]
+    event = db.scalars(select(AuditEvent).where(AuditEvent.id == uuid.UUID(decision_id))).one()
+    assert event.action == "access.denied"
+    assert event.actor_id == str(bob.id)
+    assert event.details["required_permissions"] == ["projects:manage"]
+    assert event.details["route"] == "/tenants/<uuid:tid>/projects/<uuid:pid>"
+
+
+def test_a_cross_tenant_probe_is_audited_in_the_callers_tenant(client, db, acme, auth_headers):
+    bob = UserFactory(tenant=acme, roles=["member"])
+    globex = TenantFactory(slug="globex")
+
+    response = client.get(f"/tenants/{globex.id}/projects", headers=auth_headers(bob))
+
+    assert response.status_code == 404
+    event = db.scalars(select(AuditEvent).where(AuditEvent.action == "access.denied")).one()
+    assert event.tenant_id == acme.id
+    assert event.details["status"] == 404

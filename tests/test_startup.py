@@ -64,7 +64,7 @@ def test_two_policies_on_one_route_are_refused():
         ({"key_dir": "/keys", "argon2_memory_kib": 1024}, "below OWASP"),
         ({"key_dir": "/keys", "client_secret_key": "short"}, "AUTHZ_CLIENT_SECRET_KEY"),
     ],
-    ids=["missing secret", "tutorial secret", "short secret", "no key directory", "weak argon2", "client key"],
+    ids=["missing secret", "tutorial secret", "short secret", "no key dir", "weak argon2", "client key"],
 )
 def test_production_refuses_unsafe_settings(overrides, reason):
     values = {"env": "production", "database_url": "postgresql+psycopg://db/authz", **overrides}

@@ -2,6 +2,62 @@
 
 from __future__ import annotations
 
+from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from app.clients import service
+from app.clients.oauth import (
+    OAuthError,
+    client_credentials_from_request,
+    no_store,
+    oauth_error_from,
+    render_oauth_error,
+    request_params,
+)
+from app.clients.schemas import OAuthErrorOut, TokenOut, token_request_body_schema
+from app.database import db_session
+from app.errors import problem_response, render_problem
+from policies import public
+from policies.problems import Problem
 
 bp = APIBlueprint("oauth", __name__, url_prefix="/auth", abp_tags=[Tag(name="oauth")])
+
+TOKEN_ENDPOINT = "oauth.token"
+
+
+@bp.post(
+    "/token",
+    responses={200: TokenOut, 400: OAuthErrorOut, 401: OAuthErrorOut},
+    openapi_extensions={"requestBody": token_request_body_schema()},
+)
+@public("OAuth 2.0 client credentials: the client authenticates in the request")
+def token() -> Response:
+    """Exchange a client's id and secret (HTTP Basic or the body) for an access token.
+
+    Form or JSON body: `grant_type=client_credentials`, optional `scope` (space-separated,
+    a subset of the client's scopes). Errors are RFC 6749 §5.2 `{"error", "error_description"}`.
+    """
+    params = request_params()
+    credentials = client_credentials_from_request(params)
+    return no_store(jsonify(service.issue_client_token(db_session(), params, credentials)))
+
+
+bp.register_error_handler(OAuthError, render_oauth_error)
+
+
+# The token endpoint answers in RFC 6749 §5.2 form even when the request is refused before
+# the view (media type, malformed body or Authorization header, size); other routes of the
+# blueprint keep problem+json.
+@bp.errorhandler(Problem)
+def _problem(exc: Problem) -> Response:
+    if request.endpoint == TOKEN_ENDPOINT:
+        return render_oauth_error(oauth_error_from(exc))
+    return render_problem(exc)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> Response:
+    if request.endpoint == TOKEN_ENDPOINT:
+        return render_oauth_error(oauth_error_from(exc))
+    return problem_response(413, "payload_too_large", exc.description or "The request body is too large.")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 from sqlalchemy import bindparam, select, update
 
-from app.database import database, db_session
+from app.database import db_session, unit_of_work
 from app.security.epoch_mirror import RedisEpochMirror, database_epoch
 from app.security.revocation import PUBLISHER
 from models import Client, LoginSession, Tenant, TenantStatus, User, utcnow
@@ -114,14 +114,15 @@ class TokenStateChecker:
         if now - self._last_used_written.get(key, float("-inf")) < LAST_USED_RESOLUTION_SECONDS:
             return
         self._last_used_written[key] = now
-        with database().sessions() as session:
+        # The policy runs before the view: the request's session holds only reads so far.
+        session = db_session()
+        with unit_of_work(session):
             session.execute(
                 update(Client)
                 .where(Client.client_id == principal.subject, Client.tenant_id == principal.tenant_id)
                 .values(last_used_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
-            session.commit()
 
 
 def _cache_key(principal: Principal) -> tuple[str, ...]:

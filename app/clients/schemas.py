@@ -1,0 +1,124 @@
+"""What the client routes and the token endpoint accept and answer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from app.schemas import Name, Out, StrictBody, TenantPath
+from policies import Permission
+
+CATALOG = frozenset(p.value for p in Permission)
+
+
+def _in_catalog(value: Any) -> Any:
+    """Unknown or repeated names, as one error on the field (the names themselves are not echoed)."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        unknown = [str(i) for i, v in enumerate(value) if v not in CATALOG]
+        if unknown:
+            where = ("item " if len(unknown) == 1 else "items ") + ", ".join(unknown)
+            raise PydanticCustomError(
+                "unknown_permission",
+                "{where} not in the permission catalog (see GET /permissions)",
+                {"where": where + (" is" if len(unknown) == 1 else " are")},
+            )
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_permission", "lists a permission more than once")
+    return value
+
+
+Scopes = Annotated[list[Permission], Field(max_length=len(Permission)), BeforeValidator(_in_catalog)]
+
+
+class ClientPath(TenantPath):
+    cid: uuid.UUID
+
+
+class ClientCreate(StrictBody):
+    name: Name
+    # An empty list is allowed: such a client can authenticate (e.g. to introspect) but holds nothing.
+    scopes: Scopes
+
+
+class ClientOut(Out):
+    id: uuid.UUID
+    client_id: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ClientWithSecretOut(ClientOut):
+    """A client with its secret: answered once, at creation or rotation, never again."""
+
+    client_secret: str
+
+
+class ClientPage(BaseModel):
+    items: list[ClientOut]
+    next_cursor: str | None
+
+
+# --- POST /auth/token (RFC 6749 §4.4) ---------------------------------------------------
+
+# Bounds well above any identifier or secret we issue: longer input is malformed, not unknown.
+ClientIdParam = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+SecretParam = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class TokenRequest(BaseModel):
+    """The token endpoint's parameters, from a form or a JSON body.
+
+    Unlike the rest of the API, unknown parameters are ignored and not refused:
+    RFC 6749 §3.2 says the authorization server MUST ignore unrecognized request parameters.
+    """
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    grant_type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    scope: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    client_id: ClientIdParam | None = None
+    client_secret: SecretParam | None = None
+
+
+class TokenOut(BaseModel):
+    """RFC 6749 §5.1; no refresh token for client credentials (§4.4.3)."""
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+    scope: str
+
+
+class OAuthErrorOut(BaseModel):
+    """RFC 6749 §5.2."""
+
+    error: str
+    error_description: str | None = None
+
+
+def token_request_body_schema() -> dict[str, Any]:
+    """The OpenAPI `requestBody` of the token endpoint: a form (RFC 6749) or the same as JSON."""
+    schema = {
+        "type": "object",
+        "required": ["grant_type"],
+        "properties": {
+            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+            "scope": {"type": "string", "description": "Space-separated subset of the client's scopes."},
+            "client_id": {"type": "string", "description": "client_secret_post only."},
+            "client_secret": {"type": "string", "description": "client_secret_post only."},
+        },
+    }
+    return {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {"schema": schema},
+            "application/json": {"schema": schema},
+        },
+    }

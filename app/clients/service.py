@@ -1,0 +1,345 @@
+"""Integration clients: per-tenant machine credentials, and the OAuth 2.0 client credentials
+grant (RFC 6749 §4.4) that turns them into access tokens.
+
+Rules: a client's scopes are a subset of its creator's permissions; whoever rotates a
+secret must hold every scope too (the new secret hands them those scopes); revoking
+(`revoked_at`) or rotating (`authz_version` + 1) makes the client's older tokens fail on
+their next request: both are ORM attribute changes, which bump the revocation epoch
+(app.security.revocation) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from flask_jwt_extended import get_jti
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.audit import AuditAction, record
+from app.clients.oauth import (
+    ClientCredentials,
+    client_credentials_from_request,
+    invalid_client,
+    invalid_request,
+    invalid_scope,
+    unauthorized_client,
+    unsupported_grant_type,
+)
+from app.clients.schemas import TokenRequest
+from app.database import flush_or_conflict, unit_of_work
+from app.errors import Conflict
+from app.pagination import paginate
+from app.scoping import get_in_tenant
+from app.security import client_secret_key, settings
+from app.security.tokens import TokenClaims, issue_access_token
+from models import Client, Tenant, utcnow
+from policies.catalog import PLATFORM_PERMISSIONS, Permission
+from policies.grants import ensure_grantable
+from policies.principal import Principal, PrincipalKind
+from policies.problems import NotFound
+
+__all__ = [
+    "ClientAuthenticationFailed",
+    "ClientCredentials",
+    "FailureReason",
+    "authenticate_client",
+    "client_credentials_from_request",
+    "create_client",
+    "hash_client_secret",
+    "issue_client_token",
+    "list_clients",
+    "revoke_client",
+    "rotate_secret",
+]
+
+CLIENT_ID_PREFIX = "cli_"
+CLIENT_GRANT_TYPE = "client_credentials"
+# 32 random bytes: 256 bits, beyond any guessing, so the secret needs no key stretching.
+SECRET_BYTES = 32
+MAX_CLIENT_ID_LENGTH = 64  # models.Client.client_id
+# Compared against when the client is unknown, so that the answer costs the same (no enumeration).
+_NO_SUCH_HASH = "0" * 64
+_CATALOG = frozenset(p.value for p in Permission)
+_PLATFORM = frozenset(p.value for p in PLATFORM_PERMISSIONS)
+ROTATE_REVOKED = "A revoked client cannot be given a new secret; create a new client."
+
+
+# --- secrets ------------------------------------------------------------------------------
+
+
+def new_client_id() -> str:
+    return CLIENT_ID_PREFIX + secrets.token_urlsafe(16)
+
+
+def new_client_secret() -> str:
+    return secrets.token_urlsafe(SECRET_BYTES)
+
+
+def hash_client_secret(secret: str, key: bytes) -> str:
+    """HMAC-SHA256 of the secret under the deployment's client-secret key, in hex.
+
+    A keyed fast hash and not argon2: the secret is 256 random bits, so there is nothing for
+    key stretching to protect (a password's low entropy is why argon2 exists), and argon2
+    would add tens of milliseconds of CPU to every token request. The key keeps a leaked
+    table of hashes from being checked offline without the key as well.
+    """
+    return hmac.new(key, secret.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+# --- administration ---------------------------------------------------------------------
+
+
+def list_clients(
+    session: Session, tenant_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> tuple[list[Client], str | None]:
+    """The tenant's clients, revoked ones included, oldest first."""
+    return paginate(session, select(Client).where(Client.tenant_id == tenant_id), Client, limit, cursor)
+
+
+def create_client(
+    session: Session, tenant_id: uuid.UUID, *, name: str, scopes: Collection[Permission], actor: Principal
+) -> tuple[Client, str]:
+    """A new client and its secret (the only time the secret exists outside the caller)."""
+    with unit_of_work(session):
+        tenant = _tenant(session, tenant_id)
+        ensure_grantable(actor, scopes, in_platform_tenant=tenant.is_platform, field="scopes")
+        secret = new_client_secret()
+        client = Client(
+            tenant_id=tenant_id,
+            client_id=new_client_id(),
+            name=name,
+            secret_hash=hash_client_secret(secret, client_secret_key()),
+            scopes=sorted({str(p) for p in scopes}),
+            created_by=actor.subject_uuid if actor.kind is PrincipalKind.USER else None,
+        )
+        session.add(client)
+        flush_or_conflict(session, "A client with this client_id already exists; try again.")
+        record(
+            session,
+            AuditAction.CLIENT_CREATED,
+            tenant_id=tenant_id,
+            actor=actor,
+            target_type="client",
+            target_id=client.id,
+            details={"client_id": client.client_id, "name": name, "scopes": client.scopes},
+        )
+    return client, secret
+
+
+def rotate_secret(
+    session: Session, tenant_id: uuid.UUID, client_uuid: uuid.UUID, actor: Principal
+) -> tuple[Client, str]:
+    """A new secret; the old one and every token issued before stop working at once."""
+    with unit_of_work(session):
+        client = get_in_tenant(session, Client, tenant_id, client_uuid)
+        if client.revoked_at is not None:
+            raise Conflict(ROTATE_REVOKED)
+        # The new secret hands its holder the client's scopes: nobody gets what they do not hold.
+        tenant = _tenant(session, tenant_id)
+        ensure_grantable(actor, _known(client.scopes), in_platform_tenant=tenant.is_platform, field="scopes")
+        secret = new_client_secret()
+        client.secret_hash = hash_client_secret(secret, client_secret_key())
+        client.secret_rotated_at = utcnow()
+        # In SQL, so that two concurrent rotations both count.
+        client.authz_version = Client.authz_version + 1  # type: ignore[assignment]
+        record(
+            session,
+            AuditAction.CLIENT_SECRET_ROTATED,
+            tenant_id=tenant_id,
+            actor=actor,
+            target_type="client",
+            target_id=client.id,
+            details={"client_id": client.client_id},
+        )
+    return client, secret
+
+
+def revoke_client(session: Session, tenant_id: uuid.UUID, client_uuid: uuid.UUID, actor: Principal) -> None:
+    """Revoke for good (idempotent): no new tokens, and its tokens fail on their next request."""
+    with unit_of_work(session):
+        client = get_in_tenant(session, Client, tenant_id, client_uuid)
+        if client.revoked_at is not None:
+            return
+        client.revoked_at = utcnow()
+        record(
+            session,
+            AuditAction.CLIENT_REVOKED,
+            tenant_id=tenant_id,
+            actor=actor,
+            target_type="client",
+            target_id=client.id,
+            details={"client_id": client.client_id},
+        )
+
+
+def _tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
+    # A platform operator may name any tenant id in the path, including one that does not exist.
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound()
+    return tenant
+
+
+def _known(scopes: Collection[str]) -> list[Permission]:
+    """Stored scopes still in the catalog (a deployer may have removed a permission since)."""
+    return [Permission(s) for s in scopes if s in _CATALOG]
+
+
+# --- client authentication --------------------------------------------------------------
+
+
+class FailureReason(enum.StrEnum):
+    UNKNOWN_CLIENT = "unknown_client"
+    WRONG_SECRET = "wrong_secret"
+    REVOKED_CLIENT = "revoked_client"
+    TENANT_SUSPENDED = "tenant_suspended"
+
+
+class ClientAuthenticationFailed(Exception):
+    """The client could not be authenticated. `reason` is for the audit log, not the caller:
+    an unknown client, a wrong secret and a revoked client must look the same from outside.
+    Only TENANT_SUSPENDED comes after a correct secret (`client` is set when one was found)."""
+
+    def __init__(self, reason: FailureReason, client: Client | None = None) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+        self.client = client
+
+
+def authenticate_client(session: Session, *, client_id: str, client_secret: str) -> Client:
+    """The active client these credentials belong to; raises ClientAuthenticationFailed.
+
+    One indexed query and one HMAC whatever the outcome, compared in constant time, so the
+    answer's timing does not tell an unknown client from a wrong secret or a revoked client.
+    """
+    row = None
+    if len(client_id) <= MAX_CLIENT_ID_LENGTH:  # longer is unknown without asking the database
+        row = session.execute(
+            select(Client, Tenant)
+            .join(Tenant, Tenant.id == Client.tenant_id)
+            .where(Client.client_id == client_id)
+        ).one_or_none()
+    presented = hash_client_secret(client_secret, client_secret_key())
+    matched = hmac.compare_digest(presented, row.Client.secret_hash if row else _NO_SUCH_HASH)
+    if row is None:
+        raise ClientAuthenticationFailed(FailureReason.UNKNOWN_CLIENT)
+    client, tenant = row.Client, row.Tenant
+    if not matched:
+        raise ClientAuthenticationFailed(FailureReason.WRONG_SECRET, client)
+    if client.revoked_at is not None:
+        raise ClientAuthenticationFailed(FailureReason.REVOKED_CLIENT, client)
+    if not tenant.is_active:
+        raise ClientAuthenticationFailed(FailureReason.TENANT_SUSPENDED, client)
+    return client
+
+
+# --- the client credentials grant -------------------------------------------------------
+
+
+def issue_client_token(
+    session: Session, params: Mapping[str, Any], credentials: ClientCredentials | None
+) -> dict[str, Any]:
+    """RFC 6749 §4.4: an access token for an authenticated client, with the scopes it asked
+    for (a subset of its own) or all of them; §5.1 response, no refresh token (§4.4.3).
+
+    Raises OAuthError; every refusal of an identified client is audited, like every issue.
+    """
+    token_request = _validate(params)
+    if token_request.grant_type != CLIENT_GRANT_TYPE:
+        raise unsupported_grant_type("Only the client_credentials grant is supported.")
+    if credentials is None:
+        raise invalid_client("Client authentication is required (HTTP Basic or client_secret_post).")
+
+    try:
+        client = authenticate_client(
+            session, client_id=credentials.client_id, client_secret=credentials.client_secret
+        )
+    except ClientAuthenticationFailed as failed:
+        _record_refusal(session, failed.reason, failed.client, credentials.client_id)
+        if failed.reason is FailureReason.TENANT_SUSPENDED:
+            # Told only to a client that proved its secret: nothing is revealed to a guesser.
+            raise unauthorized_client("The client's tenant is suspended.") from None
+        raise invalid_client() from None
+
+    tenant = session.get_one(Tenant, client.tenant_id)
+    allowed = {s for s in client.scopes if s in _CATALOG}
+    if not tenant.is_platform:
+        allowed -= _PLATFORM  # defence in depth: never effective outside the platform tenant
+    requested = set(token_request.scope.split()) if token_request.scope else None
+    if requested is not None and not requested <= allowed:
+        _record_refusal(session, "invalid_scope", client, client.client_id, requested=sorted(requested))
+        raise invalid_scope("The requested scope exceeds the scopes granted to the client.")
+    granted = sorted(requested if requested else allowed)
+
+    claims = TokenClaims(
+        tenant_id=client.tenant_id,
+        roles=[],
+        permissions=granted,
+        authz_version=client.authz_version,
+        client_id=client.client_id,
+    )
+    access_token = issue_access_token(client.client_id, claims)
+    with unit_of_work(session):
+        _record_as_client(
+            session,
+            AuditAction.CLIENT_TOKEN_ISSUED,
+            client,
+            details={"client_id": client.client_id, "scopes": granted, "jti": get_jti(access_token)},
+        )
+    return {
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": settings().access_token_ttl,
+        "scope": " ".join(granted),
+    }
+
+
+def _validate(params: Mapping[str, Any]) -> TokenRequest:
+    try:
+        return TokenRequest.model_validate(dict(params))
+    except ValidationError as exc:
+        fields = sorted({str(e["loc"][0]) for e in exc.errors(include_input=False) if e["loc"]})
+        if "grant_type" in fields and "grant_type" not in params:
+            raise invalid_request("The grant_type parameter is required.") from None
+        raise invalid_request("Malformed parameters: " + ", ".join(fields) + ".") from None
+
+
+def _record_refusal(
+    session: Session,
+    reason: str,
+    client: Client | None,
+    presented_client_id: str,
+    **details: Any,
+) -> None:
+    """CLIENT_TOKEN_REFUSED with the reason (never the secret), committed on its own."""
+    with unit_of_work(session):
+        record(
+            session,
+            AuditAction.CLIENT_TOKEN_REFUSED,
+            tenant_id=client.tenant_id if client else None,
+            target_type="client" if client else None,
+            target_id=client.id if client else None,
+            outcome="failure",
+            details={"reason": str(reason), "client_id": presented_client_id[:64], **details},
+        )
+
+
+def _record_as_client(session: Session, action: AuditAction, client: Client, **kwargs: Any) -> None:
+    record(
+        session,
+        action,
+        tenant_id=client.tenant_id,
+        actor_id=client.client_id,
+        actor_type=PrincipalKind.CLIENT.value,
+        target_type="client",
+        target_id=client.id,
+        **kwargs,
+    )
