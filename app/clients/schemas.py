@@ -122,3 +122,17 @@ def token_request_body_schema() -> dict[str, Any]:
             "application/json": {"schema": schema},
         },
     }
+
+
+class IntrospectionOut(BaseModel):
+    """RFC 7662 §2.2: `active`, and when active the token's claims."""
+
+    model_config = ConfigDict(extra="allow")
+
+    active: bool
+    scope: str | None = None
+    client_id: str | None = None
+    token_type: str | None = None
+    exp: int | None = None
+    iat: int | None = None
+    sub: str | None = None

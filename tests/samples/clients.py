@@ -8,4 +8,10 @@ BODIES = {
         "client_id": world["client"].client_id,
         "client_secret": world["client_secret"],
     },
+    # RFC 7662 with client_secret_post: every actor's request authenticates as the client.
+    "oauth.introspect": lambda world: {
+        "token": "not-a-token",
+        "client_id": world["client"].client_id,
+        "client_secret": world["client_secret"],
+    },
 }
