@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, StringConstraints, field_validator, model_validator
+
+from app.schemas import Name, Out, PageQuery, StrictBody
+from models.tenant import TENANT_SLUG_PATTERN, TenantStatus
+
+Slug = Annotated[str, StringConstraints(pattern=TENANT_SLUG_PATTERN)]
+
+
+class TenantListQuery(PageQuery):
+    status: TenantStatus | None = None
+
+
+class TenantCreate(StrictBody):
+    slug: Slug
+    name: Name
+
+
+class TenantUpdate(StrictBody):
+    """A partial update: only the fields given change; `null` is not a value for either."""
+
+    name: Name | None = None
+    status: TenantStatus | None = None
+
+    @field_validator("name", "status", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be left out, but not null")
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("give at least one of: name, status")
+        return self
+
+
+class TenantOut(Out):
+    id: uuid.UUID
+    slug: str
+    name: str
+    status: TenantStatus
+    created_at: datetime
+
+
+class TenantPage(BaseModel):
+    items: list[TenantOut]
+    next_cursor: str | None

@@ -1,0 +1,129 @@
+"""Tenants: created with their built-in roles, renamed by their admins, suspended and
+reactivated only by platform operators."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import provisioning
+from app.audit import AuditAction, record, record_denial
+from app.database import unit_of_work
+from app.errors import Conflict, FieldError, ValidationFailed
+from app.pagination import paginate
+from models import PLATFORM_TENANT_SLUG, Tenant, TenantStatus
+from policies import NotFound, Permission, PermissionDenied, Principal
+
+DUPLICATE_SLUG = "A tenant with this slug already exists."
+PLATFORM_NOT_SUSPENDABLE = "The platform tenant cannot be suspended."
+
+
+def list_tenants(
+    session: Session, *, status: TenantStatus | None, limit: int, cursor: str | None
+) -> tuple[list[Tenant], str | None]:
+    stmt = select(Tenant)
+    if status is not None:
+        stmt = stmt.where(Tenant.status == status)
+    return paginate(session, stmt, Tenant, limit, cursor)
+
+
+def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
+    """The tenant itself is the scope: the policy layer has already matched `tenant_id`
+    against the caller's tenant (or a platform permission)."""
+    tenant = session.scalars(select(Tenant).where(Tenant.id == tenant_id)).one_or_none()
+    if tenant is None:
+        raise NotFound()
+    return tenant
+
+
+def create_tenant(session: Session, slug: str, name: str, actor: Principal) -> Tenant:
+    """A new tenant with its built-in roles; a taken slug is a 409, even in a race."""
+    if slug == PLATFORM_TENANT_SLUG:
+        # The platform tenant's built-in roles carry platform permissions: never a second one.
+        raise ValidationFailed([FieldError("slug", "is reserved")])
+    with unit_of_work(session):
+        try:
+            tenant = provisioning.create_tenant(session, slug, name)
+        except IntegrityError:
+            raise Conflict(DUPLICATE_SLUG) from None
+        record(
+            session,
+            AuditAction.TENANT_CREATED,
+            tenant_id=tenant.id,
+            actor=actor,
+            target_type="tenant",
+            target_id=tenant.id,
+            details={"slug": slug, "name": name},
+        )
+    return tenant
+
+
+def update_tenant(
+    session: Session,
+    tenant_id: uuid.UUID,
+    *,
+    name: str | None,
+    status: TenantStatus | None,
+    actor: Principal,
+) -> Tenant:
+    """Rename (tenant:write); suspend or reactivate (platform:write as well)."""
+    if status is not None and not actor.holds(Permission.PLATFORM_WRITE):
+        denial = PermissionDenied(
+            [Permission.PLATFORM_WRITE],
+            detail=f"Only a holder of {Permission.PLATFORM_WRITE} may change a tenant's status.",
+        )
+        # Audited like the policy layer's own refusals; nothing has been written yet.
+        denial.extra["decision_id"] = record_denial(actor, denial)
+        raise denial
+    with unit_of_work(session):
+        tenant = _lock_tenant(session, tenant_id)
+        if status == TenantStatus.SUSPENDED and tenant.is_platform:
+            raise Conflict(PLATFORM_NOT_SUSPENDABLE)
+        if name is not None and name != tenant.name:
+            old_name, tenant.name = tenant.name, name
+            _record_change(
+                session, tenant, actor, AuditAction.TENANT_UPDATED, {"name": {"from": old_name, "to": name}}
+            )
+        if status is not None and status != tenant.status:
+            old_status, tenant.status = tenant.status, status
+            action = (
+                AuditAction.TENANT_SUSPENDED
+                if status == TenantStatus.SUSPENDED
+                else AuditAction.TENANT_REACTIVATED
+            )
+            _record_change(
+                session, tenant, actor, action, {"status": {"from": old_status, "to": status.value}}
+            )
+    return tenant
+
+
+def _lock_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
+    """The tenant, locked until commit (PostgreSQL's row lock; on SQLite the unit of work
+    already holds the write lock), so concurrent changes serialise and audit true `from` values."""
+    locked = (
+        select(Tenant)
+        .where(Tenant.id == tenant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    tenant = session.scalars(locked).one_or_none()
+    if tenant is None:
+        raise NotFound()
+    return tenant
+
+
+def _record_change(
+    session: Session, tenant: Tenant, actor: Principal, action: AuditAction, details: dict[str, object]
+) -> None:
+    record(
+        session,
+        action,
+        tenant_id=tenant.id,
+        actor=actor,
+        target_type="tenant",
+        target_id=tenant.id,
+        details=details,
+    )
