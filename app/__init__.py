@@ -15,6 +15,7 @@ from app.api import BEARER_SCHEME, AuthzAPI
 from app.audit import record_denial
 from app.errors import register_error_handlers, validation_problem
 from app.http import register_http_hygiene
+from app.scoping import tenant_exists
 from app.security import CLIENT_SECRET_KEY, PASSWORDS, SETTINGS
 from app.security.key_store import KeyStore, StoredKeyRing
 from app.security.keys import KeyRing, symmetric_key
@@ -23,7 +24,7 @@ from app.security.token_state import init_token_state
 from app.security.tokens import configure_jwt
 from app.settings import Settings, SigningAlgorithm, load_settings
 from policies import ensure_every_route_guarded
-from policies.decorators import DENIAL_RECORDER
+from policies.decorators import DENIAL_RECORDER, TENANT_EXISTS
 
 __all__ = ["create_app"]
 
@@ -68,6 +69,7 @@ def create_app(
     configure_jwt(app, settings, _key_ring(app, settings))
     init_token_state(app, settings.redis_url, settings.redis_prefix)
     app.extensions[DENIAL_RECORDER] = record_denial
+    app.extensions[TENANT_EXISTS] = tenant_exists
 
     register_error_handlers(app)
     register_http_hygiene(app)

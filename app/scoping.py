@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.database import db_session
+from models import Tenant
 from policies.problems import NotFound
 
 T = TypeVar("T")
@@ -24,3 +26,8 @@ def get_in_tenant(session: Session, model: type[T], tenant_id: uuid.UUID, object
     if found is None:
         raise NotFound()
     return found
+
+
+def tenant_exists(tenant_id: uuid.UUID) -> bool:
+    """For the policy layer: a platform operator's path may name a tenant that does not exist."""
+    return db_session().get(Tenant, tenant_id) is not None

@@ -31,6 +31,10 @@ POLICY_ATTRIBUTE = "__authz_policy__"
 TOKEN_STATE_CHECK = "authz.token_state_check"
 
 TokenStateCheck = Callable[[Principal], None]
+# The app registers here whether a tenant exists: a platform operator may name any tenant id,
+# and one that does not exist must be a 404 on every route, as for everyone else.
+TENANT_EXISTS = "authz.tenant_exists"
+TenantExists = Callable[[uuid.UUID], bool]
 # The app registers here how a denial is recorded (its audit log); it returns a decision id
 # that the problem response carries, so that a denial can be traced to its record.
 DENIAL_RECORDER = "authz.denial_recorder"
@@ -92,6 +96,9 @@ def _authorize(policy: RoutePolicy, principal: Principal, view_args: Mapping[str
             # Another tenant answers exactly like a missing one (API.md), unless the
             # caller is a platform operator, whose platform permission stands in.
             if not principal.holds(policy.platform_bypass):
+                raise NotFound()
+            tenant_exists: TenantExists = current_app.extensions[TENANT_EXISTS]
+            if not tenant_exists(tenant_id):
                 raise NotFound()
             return
     missing = principal.missing(policy.permissions)

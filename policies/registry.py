@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from policies.decorators import TOKEN_STATE_CHECK, policy_of
+from policies.decorators import TENANT_EXISTS, TOKEN_STATE_CHECK, policy_of
 from policies.rules import RoutePolicy
 
 IMPLICIT_METHODS = frozenset({"HEAD", "OPTIONS"})
@@ -51,4 +51,6 @@ def route_policies(app: Flask) -> list[RouteEntry]:
 def ensure_every_route_guarded(app: Flask) -> list[RouteEntry]:
     if TOKEN_STATE_CHECK not in app.extensions:
         raise UnguardedRouteError("no token state check is registered; tokens could not be revoked")
+    if TENANT_EXISTS not in app.extensions:
+        raise UnguardedRouteError("no tenant lookup is registered; platform routes could not scope")
     return route_policies(app)

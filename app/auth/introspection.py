@@ -25,7 +25,7 @@ def describe(token: str, visible_tenant: uuid.UUID | None) -> dict[str, Any]:
         claims = decode_token(token)
         principal = Principal.from_claims(claims)
         token_state_checker()(principal)
-    except (jwt.InvalidTokenError, Problem):
+    except (jwt.InvalidTokenError, Problem, UnicodeError):
         return dict(INACTIVE)
     if visible_tenant is not None and principal.tenant_id != visible_tenant:
         return dict(INACTIVE)

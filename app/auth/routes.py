@@ -55,7 +55,7 @@ def login(body: LoginBody) -> dict[str, Any]:
 @refresh_token_required()
 def refresh() -> dict[str, Any]:
     """Rotate the token pair; a refresh token presented twice revokes its whole session."""
-    return service.refresh(db_session(), current_principal()).as_response()
+    return service.refresh(db_session(), current_principal(), settings()).as_response()
 
 
 @bp.post("/logout", responses={204: None, **PROBLEM_RESPONSES})

@@ -8,11 +8,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, StringConstraints
 
-from app.schemas import Out, StrictBody
+from app.schemas import NO_CONTROL, Out, StrictBody
 from app.security.passwords import MAX_PASSWORD_LENGTH
 
-Slug = Annotated[str, StringConstraints(min_length=1, max_length=63)]
-LoginName = Annotated[str, StringConstraints(min_length=1, max_length=150)]
+# No control characters: no tenant or username holds one (and PostgreSQL refuses NUL).
+Slug = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=NO_CONTROL)]
+LoginName = Annotated[str, StringConstraints(min_length=1, max_length=150, pattern=NO_CONTROL)]
 # Any length up to the cap is checked by hashing, so that every wrong password costs the same.
 LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PASSWORD_LENGTH)]
 

@@ -145,11 +145,12 @@ def _issue(session: Session, user: User, tenant: Tenant, session_id: uuid.UUID) 
     return issue_pair(str(user.id), claims)
 
 
-def refresh(session: Session, principal: Principal) -> TokenPair:
+def refresh(session: Session, principal: Principal, settings: Settings) -> TokenPair:
     """Rotate the pair inside its session; a refresh token used twice ends the session.
 
     The rotation is one conditional UPDATE, so that two concurrent uses of the same
-    refresh token cannot both succeed (OAuth 2.0 Security BCP, RFC 9700 §4.14.2).
+    refresh token cannot both succeed (OAuth 2.0 Security BCP, RFC 9700 §4.14.2). A session
+    lives `refresh_token_ttl` past its last use (sliding), never longer.
     """
     assert principal.session_id is not None
     user_and_tenant = session.execute(
@@ -160,14 +161,20 @@ def refresh(session: Session, principal: Principal) -> TokenPair:
     user, tenant = user_and_tenant.User, user_and_tenant.Tenant
     with unit_of_work(session):
         pair = _issue(session, user, tenant, principal.session_id)
+        now = utcnow()
         rotated = session.execute(
             update(LoginSession)
             .where(
                 LoginSession.id == principal.session_id,
                 LoginSession.refresh_jti == principal.token_id,
                 LoginSession.revoked_at.is_(None),
+                LoginSession.expires_at > now,
             )
-            .values(refresh_jti=pair.refresh_jti, last_refreshed_at=utcnow())
+            .values(
+                refresh_jti=pair.refresh_jti,
+                last_refreshed_at=now,
+                expires_at=now + timedelta(seconds=settings.refresh_token_ttl),
+            )
             .execution_options(synchronize_session=False)
         ).rowcount
         if rotated == 1:
@@ -180,7 +187,11 @@ def refresh(session: Session, principal: Principal) -> TokenPair:
                 target_id=principal.session_id,
             )
             return pair
-    _end_session_on_reuse(session, principal)
+        expired = session.scalar(
+            select(LoginSession.expires_at <= now).where(LoginSession.id == principal.session_id)
+        )
+    if not expired:
+        _end_session_on_reuse(session, principal)
     raise revoked()
 
 

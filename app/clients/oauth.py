@@ -160,7 +160,7 @@ def client_credentials_from_request(params: Mapping[str, Any] | None = None) -> 
             raise invalid_request("Use one client authentication method: HTTP Basic or the body, not both.")
         if body_id is not None and body_id != basic[0]:
             raise invalid_request("The client_id parameter names another client than the Basic credentials.")
-        return ClientCredentials(basic[0], basic[1], used_basic=True)
+        return _well_formed(ClientCredentials(basic[0], basic[1], used_basic=True))
     if body_id is None and body_secret is None:
         return None
     if (body_id is not None and not isinstance(body_id, str)) or (
@@ -171,4 +171,21 @@ def client_credentials_from_request(params: Mapping[str, Any] | None = None) -> 
         raise invalid_request("client_secret was sent without client_id.")
     if body_secret is None:
         raise invalid_client("Client authentication failed: a client_secret is required.")
-    return ClientCredentials(body_id, body_secret, used_basic=False)
+    return _well_formed(ClientCredentials(body_id, body_secret, used_basic=False))
+
+
+def _well_formed(credentials: ClientCredentials) -> ClientCredentials:
+    """No credential we issue holds a control character or a lone surrogate; refusing them
+    here keeps them from the database (NUL) and the HMAC (surrogates)."""
+    for value in (credentials.client_id, credentials.client_secret):
+        if not value.isprintable() or not _encodable(value):
+            raise invalid_client("The client credentials are malformed.")
+    return credentials
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

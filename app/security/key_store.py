@@ -155,9 +155,11 @@ class StoredKeyRing(KeyRing):
         super().__init__(loaded.active, {})
         self.replace(loaded)
 
-    def refresh(self) -> bool:
+    def refresh(self, *, force: bool = False) -> bool:
+        """Reload when the directory changed; checked at most once a second unless `force`
+        (an unknown kid: a rotation another worker already signs with)."""
         now = time.monotonic()
-        if now - self._checked < RELOAD_CHECK_SECONDS:
+        if not force and now - self._checked < RELOAD_CHECK_SECONDS:
             return False
         with self._reload_lock:
             self._checked = now

@@ -32,19 +32,17 @@ class KeyRing:
     def __init__(self, active: SigningKey, verification: dict[str, SigningKey]) -> None:
         self.active = active
         self._by_kid = {**verification, active.kid: active}
+        self.kids = frozenset(self._by_kid)
 
     def replace(self, other: KeyRing) -> None:
         """Take another ring's keys (after a rotation on disk); each assignment is atomic."""
         self._by_kid = other._by_kid
+        self.kids = other.kids
         self.active = other.active
 
-    def refresh(self) -> bool:
+    def refresh(self, *, force: bool = False) -> bool:
         """Reload from where the keys are kept; False when there is nothing to reload."""
         return False
-
-    @property
-    def kids(self) -> frozenset[str]:
-        return frozenset(self._by_kid)
 
     def verification_key(self, kid: object) -> SigningKey | None:
         return self._by_kid.get(kid) if isinstance(kid, str) else None

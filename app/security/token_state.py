@@ -18,6 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import Flask, current_app
 from sqlalchemy import bindparam, select, update
@@ -39,7 +40,9 @@ LAST_USED_RESOLUTION_SECONDS = 60.0
 
 # Built once: constructing a statement per request costs more than running it.
 USER_TOKEN_STATE = (
-    select(LoginSession.revoked_at, User.is_active, User.authz_version, Tenant.status)
+    select(
+        LoginSession.revoked_at, LoginSession.expires_at, User.is_active, User.authz_version, Tenant.status
+    )
     .join(User, User.id == LoginSession.user_id)
     .join(Tenant, Tenant.id == LoginSession.tenant_id)
     .where(
@@ -64,6 +67,7 @@ class TokenState:
     tenant_active: bool
     epoch: int
     loaded_at: float
+    expires_at: datetime | None = None  # of a login session
 
 
 def revoked() -> Unauthenticated:
@@ -80,7 +84,7 @@ class TokenStateChecker:
     def __call__(self, principal: Principal) -> None:
         """Raise unless the principal's token is still valid; refresh tokens skip `authz_ver`."""
         state = self.state_of(principal)
-        if not state.live:
+        if not state.live or (state.expires_at is not None and state.expires_at <= utcnow()):
             raise revoked()
         if not state.tenant_active:
             raise TenantSuspended("The tenant is suspended.")
@@ -140,13 +144,15 @@ def _load(principal: Principal, epoch: int, now: float) -> TokenState:
         params = {"session_id": principal.session_id, "user_id": user_id, "tenant_id": principal.tenant_id}
         row = session.execute(USER_TOKEN_STATE, params).one_or_none()
         live = row is not None and row.revoked_at is None and row.is_active
+        expires_at = row.expires_at if row is not None else None
     else:
         params = {"client_id": principal.subject, "tenant_id": principal.tenant_id}
         row = session.execute(CLIENT_TOKEN_STATE, params).one_or_none()
         live = row is not None and row.revoked_at is None
+        expires_at = None
     if row is None:
         return TokenState(False, 0, True, epoch, now)
-    return TokenState(live, row.authz_version, row.status == TenantStatus.ACTIVE, epoch, now)
+    return TokenState(live, row.authz_version, row.status == TenantStatus.ACTIVE, epoch, now, expires_at)
 
 
 def init_token_state(app: Flask, redis_url: str | None, redis_prefix: str) -> TokenStateChecker:

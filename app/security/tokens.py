@@ -119,6 +119,7 @@ class HardenedJWTManager(JWTManager):
         self, encoded_token: str, csrf_value: Any = None, allow_expired: bool = False
     ) -> dict:
         ring = key_ring()
+        ring.refresh()  # at most one stat a second: a pruned or removed key stops verifying
         leeway = current_app.config["JWT_DECODE_LEEWAY"]
         if not allow_expired:
             cached = self.verified.get(encoded_token, leeway, ring.kids)
@@ -135,7 +136,7 @@ def _verify(encoded_token: str, ring: KeyRing) -> tuple[dict[str, Any], dict[str
     if FORBIDDEN_HEADERS & set(header):
         raise jwt.InvalidTokenError("the token names its own key")
     key = ring.verification_key(header.get("kid"))
-    if key is None and ring.refresh():  # a key rotated in by another worker or instance
+    if key is None and ring.refresh(force=True):  # a key rotated in by another worker or instance
         key = ring.verification_key(header.get("kid"))
     if key is None:
         raise jwt.InvalidTokenError("unknown key id")

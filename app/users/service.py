@@ -90,13 +90,6 @@ def get_user(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User
     return get_in_tenant(session, User, tenant_id, user_id)
 
 
-def ensure_tenant_exists(session: Session, tenant_id: uuid.UUID, actor: Principal) -> None:
-    """A platform operator may name any tenant; one that does not exist is a 404, not an
-    empty list. (Anyone else reached the route through their own, existing tenant.)"""
-    if actor.tenant_id != tenant_id:
-        _tenant(session, tenant_id)
-
-
 # ---------------------------------------------------------------------------- changing
 
 
@@ -227,6 +220,7 @@ def replace_roles(
             if role.name not in before
         ]
         user.memberships = kept + added
+        flush_or_conflict(session, ROLES_CHANGED_CONCURRENTLY)  # a role deleted meanwhile: 409
         record(
             session,
             AuditAction.USER_ROLES_CHANGED,
