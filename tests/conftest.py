@@ -17,7 +17,7 @@ from app import create_app
 from app.database import EXTENSION as DATABASE
 from app.settings import Settings
 from tests import factories
-from tests.databases import fresh_database, upgrade
+from tests.databases import fresh_database, is_postgres, upgrade
 from tests.querycount import QueryCounter
 
 PASSWORD = factories.DEFAULT_PASSWORD
@@ -115,6 +115,14 @@ def committing_app(tmp_path: Path, make_settings: Callable[..., Settings]) -> It
         committing = create_app(make_settings(database_url=url), TESTING=True)
         yield committing
         committing.extensions[DATABASE].engine.dispose()
+
+
+@pytest.fixture
+def postgres_app(committing_app: Flask) -> Flask:
+    """`committing_app` for behaviour only PostgreSQL has (its types, its locks)."""
+    if not is_postgres():
+        pytest.skip("PostgreSQL-specific: set AUTHZ_TEST_DATABASE_URL to a PostgreSQL server (CI does)")
+    return committing_app
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -10,56 +10,30 @@ SQLite serialises writers (BEGIN IMMEDIATE), so the race needs PostgreSQL, which
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, delete, select, text
+from sqlalchemy import delete, select
 
 import app.users.service as users_service
-from app import create_app
 from app.database import EXTENSION as DATABASE
 from app.provisioning import add_role, builtin_role, create_tenant, create_user
 from app.security import PASSWORDS
 from models import Role, Tenant, User
 from policies import BuiltinRole, Permission
 from tests.conftest import PASSWORD, bearer
-from tests.databases import fresh_database, upgrade
-
-
-def _postgres_server() -> str | None:
-    url = os.environ.get("AUTHZ_TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    if not url.startswith("postgresql"):
-        return None
-    try:
-        engine = create_engine(url)
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception:
-        return None
-    return url
 
 
 @pytest.fixture
-def pg_app(tmp_path, make_settings, monkeypatch) -> Iterator[Flask]:
-    server = _postgres_server()
-    if server is None:
-        pytest.skip("needs a PostgreSQL server")
-    monkeypatch.setenv("AUTHZ_TEST_DATABASE_URL", server)
-    with fresh_database(tmp_path, "review_race") as url:
-        upgrade(url)
-        app = create_app(make_settings(database_url=url), TESTING=True)
-        hashed = app.extensions[PASSWORDS].hash(PASSWORD)
-        with app.extensions[DATABASE].sessions() as session, session.begin():
-            acme = create_tenant(session, "acme", "Acme")
-            admin, member = (builtin_role(session, acme, r) for r in (BuiltinRole.ADMIN, BuiltinRole.MEMBER))
-            add_role(session, acme, "reviewer", [Permission.PROJECTS_READ])
-            create_user(session, acme, "alice", hashed, roles=[admin])
-            create_user(session, acme, "bob", hashed, roles=[member])
-        yield app
-        app.extensions[DATABASE].engine.dispose()
+def pg_app(postgres_app: Flask) -> Flask:
+    app = postgres_app
+    hashed = app.extensions[PASSWORDS].hash(PASSWORD)
+    with app.extensions[DATABASE].sessions() as session, session.begin():
+        acme = create_tenant(session, "acme", "Acme")
+        admin, member = (builtin_role(session, acme, r) for r in (BuiltinRole.ADMIN, BuiltinRole.MEMBER))
+        add_role(session, acme, "reviewer", [Permission.PROJECTS_READ])
+        create_user(session, acme, "alice", hashed, roles=[admin])
+        create_user(session, acme, "bob", hashed, roles=[member])
+    return app
 
 
 def test_a_role_deleted_while_it_is_being_assigned_is_a_409_not_a_500(pg_app, monkeypatch):

@@ -10,16 +10,12 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, text
 
-from app import create_app
 from app.database import EXTENSION as DATABASE
-from tests.databases import fresh_database, upgrade
+from app.provisioning import create_tenant
 from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory
 
 LONE_SURROGATE = "\\ud800"  # as written inside a JSON string
@@ -42,35 +38,12 @@ def test_introspection_with_a_lone_surrogate_in_a_json_parameter_is_not_a_500(cl
 # ----------------------------------------------------------------------------- PostgreSQL
 
 
-def _postgres_server() -> str | None:
-    url = os.environ.get("AUTHZ_TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-    if not url.startswith("postgresql"):
-        return None
-    try:
-        engine = create_engine(url)
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception:
-        return None
-    return url
-
-
 @pytest.fixture
-def pg_app(tmp_path, make_settings, monkeypatch) -> Iterator[Flask]:
-    server = _postgres_server()
-    if server is None:
-        pytest.skip("needs a PostgreSQL server")
-    monkeypatch.setenv("AUTHZ_TEST_DATABASE_URL", server)
-    with fresh_database(tmp_path, "review") as url:
-        upgrade(url)
-        app = create_app(make_settings(database_url=url), TESTING=True)
-        with app.extensions[DATABASE].sessions() as session, session.begin():
-            from app.provisioning import create_tenant
-
-            create_tenant(session, "acme", "Acme")
-        yield app
-        app.extensions[DATABASE].engine.dispose()
+def pg_app(postgres_app: Flask) -> Flask:
+    app = postgres_app
+    with app.extensions[DATABASE].sessions() as session, session.begin():
+        create_tenant(session, "acme", "Acme")
+    return app
 
 
 @pytest.mark.parametrize(
