@@ -588,3 +588,22 @@ def test_the_client_list_shows_when_a_client_was_last_used(live):
     assert used.status_code == 200
     assert before["last_used_at"] is None
     assert after["last_used_at"] is not None
+
+
+def test_a_scope_of_only_spaces_is_invalid_scope_not_everything(client, db):
+    from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory
+
+    row = ClientFactory(scopes=["projects:read", "users:read"])
+
+    response = client.post(
+        "/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": row.client_id,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+            "scope": "   ",
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_scope"

@@ -722,10 +722,12 @@ def test_new_password_ends_the_users_sessions_and_replaces_the_old_one(client, d
     assert login(bob, NEW_PASSWORD)["access_token"]
 
 
-def test_changing_ones_own_password_keeps_the_session_making_the_change(client, acme, admin, headers):
+def test_ones_own_password_changes_only_with_the_current_one(client, acme, admin, headers):
+    # ASVS V2.1.6: POST /auth/password asks for the current password; PATCH must not skip it.
     response = client.patch(users_url(acme, admin), json={"password": NEW_PASSWORD}, headers=headers)
 
-    assert response.status_code == 200
+    assert response.status_code == 403
+    assert "/auth/password" in response.get_json()["detail"]
     assert client.get("/auth/me", headers=headers).status_code == 200
 
 

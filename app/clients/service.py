@@ -273,11 +273,12 @@ def issue_client_token(
     allowed = {s for s in client.scopes if s in _CATALOG}
     if not tenant.is_platform:
         allowed -= _PLATFORM  # defence in depth: never effective outside the platform tenant
-    requested = set(token_request.scope.split()) if token_request.scope else None
-    if requested is not None and not requested <= allowed:
+    requested = set(token_request.scope.split()) if token_request.scope is not None else None
+    # A scope parameter naming nothing (only spaces) is malformed, not a request for everything.
+    if requested is not None and (not requested or not requested <= allowed):
         _record_refusal(session, "invalid_scope", client, client.client_id, requested=sorted(requested))
         raise invalid_scope("The requested scope exceeds the scopes granted to the client.")
-    granted = sorted(requested if requested else allowed)
+    granted = sorted(requested if requested is not None else allowed)
 
     claims = TokenClaims(
         tenant_id=client.tenant_id,

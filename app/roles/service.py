@@ -85,15 +85,16 @@ def update_role(
 ) -> Role:
     """Change what is given (None leaves a field as it is).
 
-    The editor must hold every permission the role carries afterwards, even when only its
-    name or description changes: editing a role is a grant to its holders.
+    The editor must hold every permission the role carries before and after, even when
+    only its name or description changes: editing a role is a grant to its holders, and
+    nobody with less power strips a more powerful colleague (the rule of `delete_role`).
     """
     with unit_of_work(session):
         role = _custom_role(session, tenant_id, role_id)
         tenant = _tenant(session, tenant_id)
         current = {g.permission for g in role.grants}
         wanted = current if permissions is None else {str(p) for p in permissions}
-        ensure_grantable(actor, wanted, in_platform_tenant=tenant.is_platform, field="permissions")
+        ensure_grantable(actor, wanted | current, in_platform_tenant=tenant.is_platform, field="permissions")
 
         details: dict[str, Any] = {}
         if name is not None and name != role.name:

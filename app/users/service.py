@@ -28,7 +28,7 @@ from models import Role, RolePermission, Tenant, User, UserRole, username_key
 from policies.catalog import PLATFORM_PERMISSIONS, BuiltinRole
 from policies.grants import ensure_grantable
 from policies.principal import Principal, PrincipalKind
-from policies.problems import NotFound, PermissionDenied
+from policies.problems import NotFound, PermissionDenied, Problem
 
 DUPLICATE_USERNAME = "A user with this username already exists in the tenant."
 ROLES_CHANGED_CONCURRENTLY = "The tenant's roles changed while the user was being saved; try again."
@@ -141,6 +141,16 @@ def create_user(
     return user
 
 
+class OwnPasswordNeedsCurrent(Problem):
+    status = 403
+    code = "permission_denied"
+    title = "Forbidden"
+
+    def __init__(self) -> None:
+        # ASVS V2.1.6: changing one's own password requires the current one.
+        super().__init__("Change your own password at POST /auth/password, with your current password.")
+
+
 def update_user(
     session: Session,
     passwords: Passwords,
@@ -164,9 +174,10 @@ def update_user(
             user.email = email
             changed.append("email")
         if password is not None:
+            if _own_session(actor, user) is not None:
+                raise OwnPasswordNeedsCurrent()
             user.password_hash = passwords.hash(password)
-            # Every session ends, but the one making the change when it is one's own password.
-            revoke_sessions(session, user.id, reason="password_reset", keep=_own_session(actor, user))
+            revoke_sessions(session, user.id, reason="password_reset")
             changed.append("password")
         if is_active is True and not user.is_active:
             user.is_active = True
