@@ -4,6 +4,7 @@ JSON route of the same app, under gunicorn on 127.0.0.1, measured side by side w
     .venv/bin/python -m benchmarks.authz_overhead            # SQLite, no Redis
     AUTHZ_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
         .venv/bin/python -m benchmarks.authz_overhead        # a fresh PostgreSQL database
+    AUTHZ_BENCH_REDIS_URL=redis://127.0.0.1:6379/0 ...       # and the Redis epoch mirror
 
 Needs `wrk` (Debian package). Prints one line per route and the ratios to the baseline.
 """
@@ -87,6 +88,8 @@ def main() -> None:
         with fresh_database(Path(tmp), "bench") as url:
             upgrade(url)
             env = {"AUTHZ_DATABASE_URL": url, "AUTHZ_KEY_DIR": f"{tmp}/keys", "AUTHZ_ISSUER": "https://bench"}
+            if os.environ.get("AUTHZ_BENCH_REDIS_URL"):
+                env |= {"AUTHZ_REDIS_URL": os.environ["AUTHZ_BENCH_REDIS_URL"], "AUTHZ_REDIS_PREFIX": "bench"}
             tenant_id, token = seed(env)
             run(options, env, tenant_id, token)
 
@@ -134,7 +137,7 @@ def run(options: argparse.Namespace, env: dict[str, str], tenant_id: str, token:
         gunicorn.wait(timeout=10)
 
     baseline = statistics.median(samples["bare JSON route (public)"])
-    database = env["AUTHZ_DATABASE_URL"].split(":", 1)[0]
+    database = env["AUTHZ_DATABASE_URL"].split(":", 1)[0] + (" + redis" if "AUTHZ_REDIS_URL" in env else "")
     print(
         f"gunicorn {options.workers} sync workers, wrk {options.connections} connections, "
         f"{options.rounds} x {options.seconds}s per route, database {database}"
