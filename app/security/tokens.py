@@ -168,6 +168,7 @@ def configure_jwt(app: Flask, settings: Settings, ring: KeyRing) -> JWTManager:
         JWT_ALGORITHM=ring.active.algorithm.value,
         JWT_DECODE_ALGORITHMS=ring.algorithms,
         JWT_TOKEN_LOCATION=["headers"],
+        JWT_COOKIE_CSRF_PROTECT=False,  # tokens travel in headers only: no csrf claim
         JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=settings.access_token_ttl),
         JWT_REFRESH_TOKEN_EXPIRES=timedelta(seconds=settings.refresh_token_ttl),
         JWT_ENCODE_ISSUER=settings.issuer,
