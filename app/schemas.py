@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from policies.catalog import Permission
 
 
 class StrictBody(BaseModel):
@@ -66,3 +69,26 @@ PROBLEM_RESPONSES: dict[int, Any] = {
     404: ProblemOut,
     422: ProblemOut,
 }
+
+
+_CATALOG = frozenset(p.value for p in Permission)
+
+
+def _in_catalog(value: Any) -> Any:
+    """Unknown or repeated names, as one error on the field (the names themselves are not echoed)."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        unknown = [str(i) for i, v in enumerate(value) if v not in _CATALOG]
+        if unknown:
+            where = ("item " if len(unknown) == 1 else "items ") + ", ".join(unknown)
+            raise PydanticCustomError(
+                "unknown_permission",
+                "{where} not in the permission catalog (see GET /permissions)",
+                {"where": where + (" is" if len(unknown) == 1 else " are")},
+            )
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_permission", "lists a permission more than once")
+    return value
+
+
+# Permissions named in a body (a role's permissions, a client's scopes): catalog members only.
+PermissionNames = Annotated[list[Permission], Field(max_length=len(Permission)), BeforeValidator(_in_catalog)]

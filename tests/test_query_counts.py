@@ -2,67 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from sqlalchemy import insert
 
-from models import Project, Role, RolePermission, Tenant, User, UserRole, utcnow
+from models import Tenant, User
+from tests import bulk
 from tests.factories import ProjectFactory, RoleFactory, TenantFactory, UserFactory
 
 
 def bulk_fill(db, tenant: Tenant, owner: User, count: int) -> None:
-    """`count` users, roles (held by `owner`) and projects, inserted in bulk."""
-    now = utcnow()
-    role_ids = [uuid.uuid4() for _ in range(count)]
-    db.execute(
-        insert(Role),
-        [
-            {
-                "id": r,
-                "tenant_id": tenant.id,
-                "name": f"bulk-{r.hex}",
-                "description": "",
-                "builtin": False,
-                "created_at": now,
-            }
-            for r in role_ids
-        ],
-    )
-    db.execute(insert(RolePermission), [{"role_id": r, "permission": "projects:read"} for r in role_ids])
-    db.execute(
-        insert(UserRole),
-        [{"tenant_id": tenant.id, "user_id": owner.id, "role_id": r, "created_at": now} for r in role_ids],
-    )
-    db.execute(
-        insert(User),
-        [
-            {
-                "id": uuid.uuid4(),
-                "tenant_id": tenant.id,
-                "username": f"bulk{i}",
-                "username_key": f"bulk{i}",
-                "password_hash": "x",
-                "is_active": True,
-                "authz_version": 1,
-                "created_at": now,
-            }
-            for i in range(count)
-        ],
-    )
-    db.execute(
-        insert(Project),
-        [
-            {
-                "id": uuid.uuid4(),
-                "tenant_id": tenant.id,
-                "name": f"bulk project {i}",
-                "owner_id": owner.id,
-                "created_at": now,
-            }
-            for i in range(count)
-        ],
-    )
+    """`count` users, roles (held by `owner`) and projects, and up to 50 other tenants."""
+    bulk.roles(db, tenant, count, holder=owner)
+    bulk.users(db, tenant, range(count))
+    bulk.projects(db, tenant, owner, count)
     for i in range(min(count, 50)):
         TenantFactory(slug=f"other-{count}-{i}")
     db.flush()

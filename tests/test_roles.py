@@ -8,15 +8,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from app.database import EXTENSION as DATABASE
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.roles import service
 from app.security import PASSWORDS
-from models import AuditEvent, Role, RolePermission, User, UserRole, utcnow
+from models import AuditEvent, Role, RolePermission, User, UserRole
 from policies import BUILTIN_ROLE_PERMISSIONS, BuiltinRole, Permission, Principal, PrincipalKind
+from tests import bulk
 from tests.conftest import PASSWORD, bearer
 from tests.factories import RoleFactory, TenantFactory, UserFactory
 
@@ -745,26 +746,7 @@ def test_concurrent_creates_of_one_name_answer_201_and_409(committing_app):
 
 
 def insert_roles(db, tenant, count: int) -> None:
-    now = utcnow()
-    role_ids = [uuid.uuid4() for _ in range(count)]
-    db.execute(
-        insert(Role),
-        [
-            {
-                "id": r,
-                "tenant_id": tenant.id,
-                "name": f"bulk-{r.hex}",
-                "description": "",
-                "builtin": False,
-                "created_at": now,
-            }
-            for r in role_ids
-        ],
-    )
-    db.execute(
-        insert(RolePermission),
-        [{"role_id": r, "permission": p} for r in role_ids for p in ("projects:read", "audit:read")],
-    )
+    bulk.roles(db, tenant, count, permissions=("projects:read", "audit:read"))
     db.flush()
 
 

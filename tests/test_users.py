@@ -10,14 +10,14 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from app.database import EXTENSION as DATABASE
 from app.errors import Conflict, ValidationFailed
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.security import PASSWORDS
 from app.users import service
-from models import AuditEvent, LoginSession, Role, User, UserRole, utcnow
+from models import AuditEvent, LoginSession, Role, User, UserRole
 from policies import (
     BUILTIN_ROLE_PERMISSIONS,
     BuiltinRole,
@@ -26,6 +26,7 @@ from policies import (
     Principal,
     PrincipalKind,
 )
+from tests import bulk
 from tests.conftest import PASSWORD, bearer
 from tests.factories import RoleFactory, TenantFactory, UserFactory
 
@@ -904,26 +905,7 @@ def test_two_concurrent_demotions_cannot_both_pass(committing_app, monkeypatch):
 
 def bulk_users(db, tenant, numbers: range) -> None:
     """Members `bulk<n>` for each n, inserted in bulk."""
-    member = builtin_role(db, tenant, BuiltinRole.MEMBER)
-    now = utcnow()
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "tenant_id": tenant.id,
-            "username": f"bulk{n}",
-            "username_key": f"bulk{n}",
-            "password_hash": "x",
-            "is_active": True,
-            "authz_version": 1,
-            "created_at": now,
-        }
-        for n in numbers
-    ]
-    db.execute(insert(User), rows)
-    db.execute(
-        insert(UserRole),
-        [{"tenant_id": tenant.id, "user_id": r["id"], "role_id": member.id, "created_at": now} for r in rows],
-    )
+    bulk.users(db, tenant, numbers, role=builtin_role(db, tenant, BuiltinRole.MEMBER))
     db.flush()
 
 

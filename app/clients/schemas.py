@@ -6,32 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from app.schemas import Name, Out, StrictBody, TenantPath
-from policies import Permission
-
-CATALOG = frozenset(p.value for p in Permission)
-
-
-def _in_catalog(value: Any) -> Any:
-    """Unknown or repeated names, as one error on the field (the names themselves are not echoed)."""
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        unknown = [str(i) for i, v in enumerate(value) if v not in CATALOG]
-        if unknown:
-            where = ("item " if len(unknown) == 1 else "items ") + ", ".join(unknown)
-            raise PydanticCustomError(
-                "unknown_permission",
-                "{where} not in the permission catalog (see GET /permissions)",
-                {"where": where + (" is" if len(unknown) == 1 else " are")},
-            )
-        if len(set(value)) != len(value):
-            raise PydanticCustomError("duplicate_permission", "lists a permission more than once")
-    return value
-
-
-Scopes = Annotated[list[Permission], Field(max_length=len(Permission)), BeforeValidator(_in_catalog)]
+from app.schemas import Name, Out, PermissionNames, StrictBody, TenantPath
 
 
 class ClientPath(TenantPath):
@@ -41,7 +18,7 @@ class ClientPath(TenantPath):
 class ClientCreate(StrictBody):
     name: Name
     # An empty list is allowed: such a client can authenticate (e.g. to introspect) but holds nothing.
-    scopes: Scopes
+    scopes: PermissionNames
 
 
 class ClientOut(Out):

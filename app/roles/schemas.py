@@ -7,19 +7,16 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
-    Field,
     StringConstraints,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from app.schemas import NO_CONTROL, Out, StrictBody, TenantPath
-from policies import BuiltinRole, Permission
+from app.schemas import NO_CONTROL, Out, PermissionNames, StrictBody, TenantPath
+from policies import BuiltinRole
 
 ROLE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-CATALOG = frozenset(p.value for p in Permission)
 RESERVED_NAMES = frozenset(r.value for r in BuiltinRole)
 
 
@@ -30,25 +27,8 @@ def _not_reserved(name: str) -> str:
     return name
 
 
-def _in_catalog(value: Any) -> Any:
-    """Unknown or repeated names, as one error on the field (the names themselves are not echoed)."""
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        unknown = [str(i) for i, v in enumerate(value) if v not in CATALOG]
-        if unknown:
-            where = ("item " if len(unknown) == 1 else "items ") + ", ".join(unknown)
-            raise PydanticCustomError(
-                "unknown_permission",
-                "{where} not in the permission catalog (see GET /permissions)",
-                {"where": where + (" is" if len(unknown) == 1 else " are")},
-            )
-        if len(set(value)) != len(value):
-            raise PydanticCustomError("duplicate_permission", "lists a permission more than once")
-    return value
-
-
 RoleName = Annotated[str, StringConstraints(pattern=ROLE_NAME_PATTERN), AfterValidator(_not_reserved)]
 Description = Annotated[str, StringConstraints(max_length=500, pattern=NO_CONTROL)]
-PermissionNames = Annotated[list[Permission], Field(max_length=len(Permission)), BeforeValidator(_in_catalog)]
 
 
 class RolePath(TenantPath):
