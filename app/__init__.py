@@ -15,6 +15,7 @@ from app.api import BEARER_SCHEME, AuthzAPI
 from app.audit import record_denial
 from app.errors import register_error_handlers, validation_problem
 from app.http import register_http_hygiene
+from app.metrics import init_metrics
 from app.scoping import tenant_exists
 from app.security import CLIENT_SECRET_KEY, PASSWORDS, SETTINGS
 from app.security.key_store import KeyStore, StoredKeyRing
@@ -73,6 +74,7 @@ def create_app(
 
     register_error_handlers(app)
     register_http_hygiene(app)
+    init_metrics(app)
     _register_blueprints(app)
     for blueprint in blueprints:
         if isinstance(blueprint, APIBlueprint):

@@ -9,6 +9,7 @@ from typing import Any
 from flask import has_request_context, request
 from sqlalchemy.orm import Session
 
+from app.metrics import DENIALS
 from models import AuditEvent
 from policies.principal import Principal
 from policies.problems import Problem
@@ -93,6 +94,7 @@ def record_denial(principal: Principal, denial: Problem) -> str:
     }
     if "required_permissions" in denial.extra:
         details["required_permissions"] = denial.extra["required_permissions"]
+    DENIALS.labels(details["route"], str(denial.status)).inc()
     session = db_session()
     with unit_of_work(session):
         event = record(

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.database import database
+from app.metrics import exposition
+from app.security.token_state import token_state_checker
 from policies import public
 
 log = logging.getLogger(__name__)
@@ -26,11 +29,23 @@ def healthz() -> dict[str, Any]:
 @bp.get("/readyz")
 @public("readiness probe for orchestrators")
 def readyz() -> tuple[dict[str, Any], int]:
-    """The database answers (503 when it does not)."""
+    """The database answers, and Redis when configured (503 when either does not)."""
+    checks = {"database": "up"}
     try:
         with database().engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError:
         log.warning("readiness check: database unavailable")
-        return {"status": "unavailable", "checks": {"database": "down"}}, 503
-    return {"status": "ok", "checks": {"database": "up"}}, 200
+        checks["database"] = "down"
+    mirror = token_state_checker().mirror
+    if mirror is not None:
+        checks["redis"] = "up" if mirror.ping() else "down"
+    ready = all(state == "up" for state in checks.values())
+    return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+
+@bp.get("/metrics")
+@public("Prometheus scrape endpoint for operators")
+def metrics() -> Response:
+    """Prometheus text: requests by route and status, latency, policy denials."""
+    return exposition()

@@ -1,0 +1,54 @@
+"""Prometheus metrics: requests by route and status, their latency, and policy denials.
+
+With several gunicorn workers, set PROMETHEUS_MULTIPROC_DIR to an empty directory (as
+prometheus-client's multiprocess mode requires) and every worker's counts are summed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter("authz_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
+LATENCY = Histogram(
+    "authz_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+DENIALS = Counter("authz_policy_denials_total", "Requests the policy layer refused", ["route", "status"])
+
+
+def init_metrics(app: Flask) -> None:
+    @app.before_request
+    def _start_timer() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def _count(response: Response) -> Response:
+        # The route template, never the raw path: ids would explode the label space.
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        started = g.get("metrics_started")
+        if started is not None:
+            LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        return response
+
+
+def exposition() -> Response:
+    """The Prometheus text format, summed over workers in multiprocess mode."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
