@@ -24,6 +24,9 @@ class DatabaseUnavailable(Problem):
     code = "service_unavailable"
     title = "Service Unavailable"
 
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": "5"})
+
 
 class Database:
     def __init__(self, url: str) -> None:
@@ -75,7 +78,15 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         _use_real_sqlite_transactions(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=5)
+    # A down database must answer 503 within seconds, not hang a worker (ROADMAP, operations).
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=2,
+        connect_args={"connect_timeout": 2},
+    )
 
 
 def _use_real_sqlite_transactions(engine: Engine) -> None:

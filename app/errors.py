@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, json
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from policies.binding import field_errors
@@ -105,6 +106,17 @@ def register_error_handlers(app: Flask) -> None:
             HTTP_CODES.get(status, "http_error"),
             exc.description or HTTPStatus(status).description,
             headers=headers,
+        )
+
+    @app.errorhandler(OperationalError)
+    def _database_down(exc: OperationalError) -> Response:
+        # Connection-level failures (server down, timeout): the client may retry later.
+        log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "unknown")
+        return problem_response(
+            503,
+            "service_unavailable",
+            "The service is temporarily unavailable.",
+            headers={"Retry-After": "5"},
         )
 
     @app.errorhandler(Exception)

@@ -48,3 +48,19 @@ def test_metrics_count_requests_by_route_and_denials(client, auth_headers, db):
     assert 'authz_http_requests_total{method="GET",route="/tenants/<uuid:tid>/projects",status="200"}' in text
     assert 'authz_policy_denials_total{route="/tenants/<uuid:tid>/projects/<uuid:pid>",status="403"}' in text
     assert str(project.id) not in text  # route templates only: ids never become labels
+
+
+def test_a_request_needing_a_down_database_is_a_quick_503(make_settings):
+    import time
+
+    app = create_app(make_settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"), TESTING=True)
+    started = time.monotonic()
+
+    response = app.test_client().post(
+        "/auth/login", json={"tenant": "acme", "username": "bob", "password": "a-long-enough-password"}
+    )
+
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "service_unavailable"
+    assert response.headers["Retry-After"] == "5"
+    assert time.monotonic() - started < 5
