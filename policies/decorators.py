@@ -57,8 +57,11 @@ def _guard(policy: RoutePolicy) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
         @wraps(view)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-            enforce(policy, kwargs)
-            return view(*args, **models.bind(kwargs))  # type: ignore[arg-type]
+            principal = enforce(policy, kwargs)
+            bound = models.bind(kwargs)
+            if policy.field_permissions and principal is not None:
+                _enforce_field_permissions(policy, principal, bound.get("body"))
+            return view(*args, **bound)  # type: ignore[arg-type]
 
         setattr(guarded, POLICY_ATTRIBUTE, policy)
         # flask-openapi3 reads the annotations for the document but leaves binding to us,
@@ -82,11 +85,25 @@ def enforce(policy: RoutePolicy, view_args: Mapping[str, Any]) -> Principal | No
     try:
         _authorize(policy, principal, view_args)
     except (PermissionDenied, NotFound) as denial:
-        recorder: DenialRecorder | None = current_app.extensions.get(DENIAL_RECORDER)
-        if recorder is not None:
-            denial.extra["decision_id"] = recorder(principal, denial)
+        _record(principal, denial)
         raise
     return principal
+
+
+def _record(principal: Principal, denial: Problem) -> None:
+    recorder: DenialRecorder | None = current_app.extensions.get(DENIAL_RECORDER)
+    if recorder is not None:
+        denial.extra["decision_id"] = recorder(principal, denial)
+
+
+def _enforce_field_permissions(policy: RoutePolicy, principal: Principal, body: Any) -> None:
+    """A body field that needs a further permission, sent without it, is a 403 naming it."""
+    sent = getattr(body, "model_fields_set", set())
+    for name, permission in policy.field_permissions:
+        if name in sent and not principal.holds(permission):
+            denial = PermissionDenied([permission], detail=f"Only a holder of {permission} may set '{name}'.")
+            _record(principal, denial)
+            raise denial
 
 
 def _authorize(policy: RoutePolicy, principal: Principal, view_args: Mapping[str, Any]) -> None:
@@ -152,10 +169,12 @@ def tenant_scoped(
     tenant_param: str = "tid",
     owner: OwnerLoader | None = None,
     owner_override: Permission | None = None,
+    field_permissions: Mapping[str, Permission] | None = None,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """The path's tenant must be the caller's (else 404), and the caller must hold `permissions`.
 
     With `owner`, the caller must also own the target unless they hold `owner_override`.
+    `field_permissions` name body fields that need a further permission when sent.
     """
     if not permissions:
         raise TypeError("tenant_scoped() needs at least one permission")
@@ -168,6 +187,7 @@ def tenant_scoped(
             permissions=frozenset(permissions),
             tenant_param=tenant_param,
             ownership=ownership,
+            field_permissions=tuple(sorted((field_permissions or {}).items())),
         )
     )
 

@@ -39,6 +39,8 @@ class RoutePolicy:
     permissions: frozenset[Permission] = frozenset()
     tenant_param: str | None = None
     ownership: Ownership | None = None
+    # Body fields that need a further permission when present: (field, permission) pairs.
+    field_permissions: tuple[tuple[str, Permission], ...] = ()
     reason: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -63,6 +65,7 @@ class RoutePolicy:
             parts.append(f"own tenant <{self.tenant_param}> (or {self.platform_bypass})")
         if self.ownership:
             parts.append(f"owner (or {self.ownership.override})")
+        parts.extend(f"field '{name}' needs {permission}" for name, permission in self.field_permissions)
         return "; ".join(parts)
 
     def openapi_extensions(self) -> dict[str, Any]:
@@ -75,4 +78,8 @@ class RoutePolicy:
             ext["x-platform-permission"] = str(self.platform_bypass)
         if self.ownership:
             ext["x-ownership-override"] = str(self.ownership.override)
+        if self.field_permissions:
+            ext["x-field-permissions"] = {
+                name: str(permission) for name, permission in self.field_permissions
+            }
         return ext

@@ -14,11 +14,10 @@ from app.audit import AuditAction
 from app.database import EXTENSION as DATABASE
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.security import PASSWORDS
-from app.tenants import service
-from models import AuditEvent, Role, Tenant, TenantStatus, utcnow
-from policies import TENANT_PERMISSIONS, BuiltinRole, Permission, PermissionDenied, Principal, PrincipalKind
+from models import AuditEvent, Role, Tenant, utcnow
+from policies import TENANT_PERMISSIONS, BuiltinRole, Permission
 from tests.conftest import PASSWORD, bearer
-from tests.factories import TenantFactory, UserFactory
+from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory, UserFactory
 
 TENANT_FIELDS = {"id", "slug", "name", "status", "created_at"}
 
@@ -434,23 +433,33 @@ def test_a_refused_status_change_is_audited_and_names_its_decision(
     assert refused.details["required_permissions"] == ["platform:write"]
 
 
-def test_status_needs_platform_write_whatever_else_the_caller_holds(app, db, acme):
-    integration = Principal(
-        kind=PrincipalKind.CLIENT,
-        subject="acme-ci",
-        tenant_id=acme.id,
-        roles=(),
-        permissions=TENANT_PERMISSIONS,
-        token_id="jti",
-        token_type="access",
-        issued_at=0,
-        authz_version=1,
+def test_status_needs_platform_write_whatever_else_the_caller_holds(client, db, acme):
+    # An integration holding every tenant permission still may not suspend its tenant.
+    integration = ClientFactory(tenant=acme, scopes=sorted(TENANT_PERMISSIONS))
+    token = client.post(
+        "/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": integration.client_id,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+        },
+    ).get_json()["access_token"]
+
+    response = client.patch(
+        f"/tenants/{acme.id}", json={"status": "suspended"}, headers={"Authorization": f"Bearer {token}"}
     )
 
-    with app.test_request_context(method="PATCH"), pytest.raises(PermissionDenied) as denied:
-        service.update_tenant(db, acme.id, name=None, status=TenantStatus.SUSPENDED, actor=integration)
+    assert response.status_code == 403
+    assert response.get_json()["required_permissions"] == [Permission.PLATFORM_WRITE]
+    assert response.get_json()["decision_id"]
 
-    assert denied.value.extra["required_permissions"] == [Permission.PLATFORM_WRITE]
+
+def test_the_status_rule_is_declared_in_the_routes_policy(app):
+    from policies import policy_of
+
+    policy = policy_of(app.view_functions["tenants.update_tenant"])
+
+    assert policy.field_permissions == (("status", Permission.PLATFORM_WRITE),)
 
 
 def test_platform_admin_suspends_a_tenant(client, db, acme, operator, auth_headers):

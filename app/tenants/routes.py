@@ -46,7 +46,7 @@ def get_tenant(path: TenantPath) -> dict[str, Any]:
 
 
 @bp.patch("/<uuid:tid>", responses={200: TenantOut, 409: ProblemOut, **PROBLEM_RESPONSES})
-@tenant_scoped(Permission.TENANT_WRITE)
+@tenant_scoped(Permission.TENANT_WRITE, field_permissions={"status": Permission.PLATFORM_WRITE})
 def update_tenant(path: TenantPath, body: TenantUpdate) -> dict[str, Any]:
     """Rename the tenant; suspend or reactivate it (`status`, platform:write only)."""
     tenant = service.update_tenant(
