@@ -92,6 +92,14 @@ def validation_problem(exc: ValidationError) -> Response:
     return render_problem(ValidationFailed(field_errors(exc)))
 
 
+UNREACHABLE_SIGNS = ("connection", "could not connect", "timeout", "database is locked", "unable to open")
+
+
+def _unreachable(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower() if exc.orig is not None else ""
+    return exc.connection_invalidated or any(sign in message for sign in UNREACHABLE_SIGNS)
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(Problem, render_problem)
 
@@ -110,7 +118,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     def _database_down(exc: OperationalError) -> Response:
-        # Connection-level failures (server down, timeout): the client may retry later.
+        if not _unreachable(exc):
+            return _unexpected(exc)  # a broken query is a bug, not an outage
+        # Connection-level failures (server down, timeout, lock wait): the client may retry.
         log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "unknown")
         return problem_response(
             503,
