@@ -110,3 +110,21 @@ def test_password_change_refuses_bad_lengths_naming_the_field(client, bob, login
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == "new_password"
     assert new_password not in response.get_data(as_text=True)
+
+
+def test_a_client_token_has_no_session_to_log_out_or_list(client, db):
+    from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory
+
+    row = ClientFactory()
+    token = client.post(
+        "/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": row.client_id,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+        },
+    ).get_json()["access_token"]
+
+    assert client.post("/auth/logout", headers=bearer(token)).status_code == 403
+    assert client.get("/auth/sessions", headers=bearer(token)).status_code == 403
+    assert client.get("/auth/me", headers=bearer(token)).status_code == 200

@@ -216,6 +216,8 @@ def _end_session_on_reuse(session: Session, principal: Principal) -> None:
 
 
 def logout(session: Session, principal: Principal) -> None:
+    if principal.session_id is None:
+        raise NotAUser()  # a client has no session to end; revoking it is DELETE .../clients/{id}
     with unit_of_work(session):
         session.execute(
             update(LoginSession)
