@@ -28,6 +28,15 @@ def get_in_tenant(session: Session, model: type[T], tenant_id: uuid.UUID, object
     return found
 
 
+def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
+    """The path's tenant, itself the scope: the policy layer has already matched it against the
+    caller's tenant (or a platform permission); a platform path may name a missing one."""
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound()
+    return tenant
+
+
 def tenant_exists(tenant_id: uuid.UUID) -> bool:
     """For the policy layer: a platform operator's path may name a tenant that does not exist."""
     return db_session().get(Tenant, tenant_id) is not None

@@ -3,7 +3,7 @@
 For every registered route and every actor (anonymous, each built-in role, a platform
 admin, and an admin of another tenant) the expected status is computed from the route's
 `RoutePolicy` and the actor's permissions in the catalog, never copied by hand.
-A route added without a sample body below makes its cases fail, not pass silently.
+A route that takes a body but has no sample in tests/samples/ fails its cases, never passes silently.
 """
 
 from __future__ import annotations

@@ -37,14 +37,13 @@ from app.clients.schemas import TokenRequest
 from app.database import flush_or_conflict, unit_of_work
 from app.errors import Conflict
 from app.pagination import paginate
-from app.scoping import get_in_tenant
+from app.scoping import get_in_tenant, get_tenant
 from app.security import client_secret_key, settings
 from app.security.tokens import TokenClaims, issue_access_token
 from models import Client, Tenant, utcnow
 from policies.catalog import PLATFORM_PERMISSIONS, Permission
 from policies.grants import ensure_grantable
 from policies.principal import Principal, PrincipalKind
-from policies.problems import NotFound
 
 __all__ = [
     "ClientAuthenticationFailed",
@@ -109,7 +108,7 @@ def create_client(
 ) -> tuple[Client, str]:
     """A new client and its secret (the only time the secret exists outside the caller)."""
     with unit_of_work(session):
-        tenant = _tenant(session, tenant_id)
+        tenant = get_tenant(session, tenant_id)
         ensure_grantable(actor, scopes, in_platform_tenant=tenant.is_platform, field="scopes")
         secret = new_client_secret()
         client = Client(
@@ -143,7 +142,7 @@ def rotate_secret(
         if client.revoked_at is not None:
             raise Conflict(ROTATE_REVOKED)
         # The new secret hands its holder the client's scopes: nobody gets what they do not hold.
-        tenant = _tenant(session, tenant_id)
+        tenant = get_tenant(session, tenant_id)
         ensure_grantable(actor, _known(client.scopes), in_platform_tenant=tenant.is_platform, field="scopes")
         secret = new_client_secret()
         client.secret_hash = hash_client_secret(secret, client_secret_key())
@@ -178,14 +177,6 @@ def revoke_client(session: Session, tenant_id: uuid.UUID, client_uuid: uuid.UUID
             target_id=client.id,
             details={"client_id": client.client_id},
         )
-
-
-def _tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
-    # A platform operator may name any tenant id in the path, including one that does not exist.
-    tenant = session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise NotFound()
-    return tenant
 
 
 def _known(scopes: Collection[str]) -> list[Permission]:

@@ -15,12 +15,12 @@ from app.auth.service import invalidate_access_tokens
 from app.database import flush_or_conflict, unit_of_work
 from app.errors import Conflict
 from app.pagination import paginate
-from app.scoping import get_in_tenant
-from models import Role, RolePermission, Tenant, UserRole
+from app.scoping import get_in_tenant, get_tenant
+from models import Role, RolePermission, UserRole
 from policies.catalog import Permission
 from policies.grants import ensure_grantable
 from policies.principal import Principal
-from policies.problems import NotFound, PermissionDenied
+from policies.problems import PermissionDenied
 
 DUPLICATE_NAME = "A role with this name already exists in the tenant."
 CATALOG = frozenset(Permission)
@@ -48,7 +48,7 @@ def create_role(
     permissions: Collection[Permission],
     actor: Principal,
 ) -> Role:
-    tenant = _tenant(session, tenant_id)
+    tenant = get_tenant(session, tenant_id)
     ensure_grantable(actor, permissions, in_platform_tenant=tenant.is_platform, field="permissions")
     wanted = sorted({str(p) for p in permissions})
     with unit_of_work(session):
@@ -91,7 +91,7 @@ def update_role(
     """
     with unit_of_work(session):
         role = _custom_role(session, tenant_id, role_id)
-        tenant = _tenant(session, tenant_id)
+        tenant = get_tenant(session, tenant_id)
         current = {g.permission for g in role.grants}
         wanted = current if permissions is None else {str(p) for p in permissions}
         ensure_grantable(actor, wanted | current, in_platform_tenant=tenant.is_platform, field="permissions")
@@ -157,14 +157,6 @@ def delete_role(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID, *, a
                 "holders": len(holders),
             },
         )
-
-
-def _tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
-    # A platform operator may name any tenant id in the path, including one that does not exist.
-    tenant = session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise NotFound()
-    return tenant
 
 
 def _custom_role(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID) -> Role:

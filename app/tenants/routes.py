@@ -9,6 +9,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from app.database import db_session
 from app.schemas import PROBLEM_RESPONSES, ProblemOut, TenantPath, page_of
+from app.scoping import get_tenant as load_tenant
 from app.tenants import service
 from app.tenants.schemas import TenantCreate, TenantListQuery, TenantOut, TenantPage, TenantUpdate
 from policies import Permission, current_principal, require, tenant_scoped
@@ -42,7 +43,7 @@ def create_tenant(body: TenantCreate) -> tuple[dict[str, Any], int, dict[str, st
 @tenant_scoped(Permission.TENANT_READ)
 def get_tenant(path: TenantPath) -> dict[str, Any]:
     """The tenant's profile."""
-    return out(service.get_tenant(db_session(), path.tid))
+    return out(load_tenant(db_session(), path.tid))
 
 
 @bp.patch("/<uuid:tid>", responses={200: TenantOut, 409: ProblemOut, **PROBLEM_RESPONSES})

@@ -30,15 +30,6 @@ def list_tenants(
     return paginate(session, stmt, Tenant, limit, cursor)
 
 
-def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
-    """The tenant itself is the scope: the policy layer has already matched `tenant_id`
-    against the caller's tenant (or a platform permission)."""
-    tenant = session.scalars(select(Tenant).where(Tenant.id == tenant_id)).one_or_none()
-    if tenant is None:
-        raise NotFound()
-    return tenant
-
-
 def create_tenant(session: Session, slug: str, name: str, actor: Principal) -> Tenant:
     """A new tenant with its built-in roles; a taken slug is a 409, even in a race."""
     if slug == PLATFORM_TENANT_SLUG:

@@ -22,13 +22,13 @@ from app.database import flush_or_conflict, unit_of_work
 from app.errors import Conflict, FieldError, ValidationFailed
 from app.pagination import paginate
 from app.provisioning import roles_by_name
-from app.scoping import get_in_tenant
+from app.scoping import get_in_tenant, get_tenant
 from app.security.passwords import Passwords, password_length_problem
 from models import Role, RolePermission, Tenant, User, UserRole, username_key
 from policies.catalog import PLATFORM_PERMISSIONS, BuiltinRole
 from policies.grants import ensure_grantable
 from policies.principal import Principal, PrincipalKind
-from policies.problems import NotFound, PermissionDenied, Problem
+from policies.problems import PermissionDenied, Problem
 
 DUPLICATE_USERNAME = "A user with this username already exists in the tenant."
 ROLES_CHANGED_CONCURRENTLY = "The tenant's roles changed while the user was being saved; try again."
@@ -110,7 +110,7 @@ def create_user(
     """
     _refuse_bad_password(password)
     with unit_of_work(session):
-        tenant = _tenant(session, tenant_id)
+        tenant = get_tenant(session, tenant_id)
         granted = _resolve_roles(session, tenant, roles)
         _ensure_grantable(actor, tenant, granted)
         user = User(
@@ -166,7 +166,7 @@ def update_user(
     if password is not None:
         _refuse_bad_password(password)
     with unit_of_work(session):
-        tenant = _tenant(session, tenant_id)
+        tenant = get_tenant(session, tenant_id)
         user = get_in_tenant(session, User, tenant_id, user_id)
         _ensure_may_manage(session, actor, tenant, user)
         changed: list[str] = []
@@ -215,7 +215,7 @@ def replace_roles(
         # Separation of duties: an administrator never widens (or narrows) their own access.
         raise PermissionDenied([], detail="You cannot change your own roles.")
     with unit_of_work(session):
-        tenant = _tenant(session, tenant_id)
+        tenant = get_tenant(session, tenant_id)
         user = get_in_tenant(session, User, tenant_id, user_id)
         _ensure_may_manage(session, actor, tenant, user)
         wanted = _resolve_roles(session, tenant, role_names)
@@ -248,7 +248,7 @@ def replace_roles(
 def delete_user(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, actor: Principal) -> None:
     """Delete a user; memberships and login sessions go with it (ON DELETE CASCADE)."""
     with unit_of_work(session):
-        tenant = _tenant(session, tenant_id)
+        tenant = get_tenant(session, tenant_id)
         user = get_in_tenant(session, User, tenant_id, user_id)
         _ensure_may_manage(session, actor, tenant, user)
         _keep_an_administrator(session, tenant, user, losing=user.role_names)
@@ -265,13 +265,6 @@ def delete_user(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, acto
 
 
 # ---------------------------------------------------------------------------- rules
-
-
-def _tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
-    tenant = session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise NotFound()
-    return tenant
 
 
 def _refuse_bad_password(password: str) -> None:
