@@ -26,21 +26,31 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, object_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created_at), uuid.UUID(object_id)
+        decoded = datetime.fromisoformat(created_at), uuid.UUID(object_id)
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
-        raise ValidationFailed([FieldError("cursor", "is not a cursor this API issued")]) from None
+        decoded = None
+    if decoded is None or decoded[0].tzinfo is None:
+        raise ValidationFailed([FieldError("cursor", "is not a cursor this API issued")])
+    return decoded
 
 
 def paginate(
-    session: Session, stmt: Select[Any], model: Any, limit: int, cursor: str | None
+    session: Session,
+    stmt: Select[Any],
+    model: Any,
+    limit: int,
+    cursor: str | None,
+    *,
+    newest_first: bool = False,
 ) -> tuple[list[Any], str | None]:
-    """One page of `stmt` ordered by (created_at, id), plus the cursor of the next one."""
+    """One page of `stmt` ordered by (created_at, id), oldest or newest first, plus the cursor
+    of the next one. Either way a deep page is one index range scan, like the first."""
+    keyset = tuple_(model.created_at, model.id)
     if cursor:
-        created_at, object_id = decode_cursor(cursor)
-        if created_at.tzinfo is None:
-            raise ValidationFailed([FieldError("cursor", "is not a cursor this API issued")])
-        stmt = stmt.where(tuple_(model.created_at, model.id) > tuple_(created_at, object_id))
-    rows = list(session.scalars(stmt.order_by(model.created_at, model.id).limit(limit + 1)).unique())
+        after = tuple_(*decode_cursor(cursor))
+        stmt = stmt.where(keyset < after if newest_first else keyset > after)
+    order = (model.created_at.desc(), model.id.desc()) if newest_first else (model.created_at, model.id)
+    rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)).unique())
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]

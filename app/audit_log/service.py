@@ -10,7 +10,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.audit import AuditAction
-from app.audit_log.pagination import paginate_newest_first
+from app.pagination import paginate
 from models import AuditEvent
 
 
@@ -43,4 +43,4 @@ def list_events(
     cursor: str | None,
 ) -> tuple[list[AuditEvent], str | None]:
     stmt = events_query(tenant_id, action=action, actor_id=actor_id, since=since)
-    return paginate_newest_first(session, stmt, AuditEvent, limit, cursor)
+    return paginate(session, stmt, AuditEvent, limit, cursor, newest_first=True)
