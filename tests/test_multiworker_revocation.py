@@ -9,6 +9,7 @@ import os
 import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -44,14 +45,19 @@ def call(method: str, url: str, token: str | None = None, body: dict | None = No
 
 
 def until_every_worker_answered(url: str, token: str) -> list[int]:
-    """Statuses of requests sent until each worker has answered at least once."""
+    """Statuses of requests sent until each worker has answered at least once.
+
+    Requests go in concurrent bursts: one request at a time tends to wake the same idle
+    sync worker again and again (the kernel's accept queue is LIFO), so a sequential loop
+    may never reach the others on a busy machine."""
     seen, statuses = set(), []
-    for _ in range(300):
-        status, _body, worker = call("GET", url, token)
-        statuses.append(status)
-        seen.add(worker)
-        if len(seen) == WORKERS:
-            return statuses
+    with ThreadPoolExecutor(max_workers=2 * WORKERS) as pool:
+        for _ in range(50):
+            for status, _body, worker in pool.map(lambda _: call("GET", url, token), range(2 * WORKERS)):
+                statuses.append(status)
+                seen.add(worker)
+            if len(seen) == WORKERS:
+                return statuses
     pytest.fail(f"only workers {seen} answered")
 
 
