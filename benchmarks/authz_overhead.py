@@ -6,7 +6,11 @@ JSON route of the same app, under gunicorn on 127.0.0.1, measured side by side w
         .venv/bin/python -m benchmarks.authz_overhead        # a fresh PostgreSQL database
     AUTHZ_BENCH_REDIS_URL=redis://127.0.0.1:6379/0 ...       # and the Redis epoch mirror
 
-Needs `wrk` (Debian package). Prints one line per route and the ratios to the baseline.
+    .venv/bin/pip install -e . --group bench && .venv/bin/python -m benchmarks.authz_overhead --peers
+                                                             # peer libraries in the same run
+
+Needs `wrk` (Debian package). Prints one line per route and its ratio to the bare route of
+its own app (ours, or each peer's: see benchmarks/peer_apps.py).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from tests.databases import fresh_database, upgrade
 
 PASSWORD = "benchmark-password-123"
 ROOT = Path(__file__).resolve().parent.parent
+QUIET = ("--log-level", "warning", "--no-control-socket")
 
 
 def free_port() -> int:
@@ -77,6 +82,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--peers", action="store_true", help="measure peer libraries in the same run")
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -94,49 +100,75 @@ def main() -> None:
             run(options, env, tenant_id, token)
 
 
-def run(options: argparse.Namespace, env: dict[str, str], tenant_id: str, token: str) -> None:
+def start_gunicorn(app_spec: str, workers: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    gunicorn = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            str(options.workers),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "benchmarks.bench_app:create_bench_app()",
-        ],
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", *QUIET, app_spec],
         cwd=ROOT,
         env={**os.environ, **env},
     )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{base}/bare" if "peer" in app_spec else f"{base}/healthz", timeout=1)  # noqa: S310
+            break
+        except OSError:
+            time.sleep(0.1)
+    return process, base
+
+
+def peer_routes(
+    workers: int, workdir: str
+) -> tuple[subprocess.Popen[bytes], dict[str, tuple[str, dict[str, str], str]]]:
+    """The peers' routes, each with the bare route of its own app as its baseline."""
+    from benchmarks.peer_apps import Peers
+
+    headers = Peers(workdir).headers()  # writes the shared key and the FST user before the workers start
+    process, base = start_gunicorn(
+        "benchmarks.peer_apps:create_peers_app()", workers, {"AUTHZ_PEERS_DIR": workdir}
+    )
+    routes = {
+        "peer: FJE bare route": (f"{base}/fje/bare", {}, "peer: FJE bare route"),
+        "peer: FJE @jwt_required": (f"{base}/fje/protected", headers["fje"], "peer: FJE bare route"),
+        "peer: FJE + permission claim": (
+            f"{base}/fje/permission",
+            headers["fje-claim"],
+            "peer: FJE bare route",
+        ),
+        "peer: casbin bare route": (f"{base}/casbin/bare", {}, "peer: casbin bare route"),
+        "peer: FJE + pycasbin": (f"{base}/casbin/protected", headers["casbin"], "peer: casbin bare route"),
+        "peer: FST bare route": (f"{base}/fst/bare", {}, "peer: FST bare route"),
+        "peer: Flask-Security-Too": (f"{base}/fst/protected", headers["fst"], "peer: FST bare route"),
+    }
+    return process, routes
+
+
+def run(options: argparse.Namespace, env: dict[str, str], tenant_id: str, token: str) -> None:
+    gunicorn, base = start_gunicorn("benchmarks.bench_app:create_bench_app()", options.workers, env)
+    servers = [gunicorn]
+    bare = "bare JSON route (public)"
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)  # noqa: S310 - loopback only
-                break
-            except OSError:
-                time.sleep(0.1)
         auth = {"Authorization": f"Bearer {token}"}
         routes = {
-            "bare JSON route (public)": (f"{base}/bench/bare", {}),
-            "protected route (whole policy)": (f"{base}/tenants/{tenant_id}/bench", auth),
-            "GET /auth/me (policy + 1 query)": (f"{base}/auth/me", auth),
+            bare: (f"{base}/bench/bare", {}, bare),
+            "protected route (whole policy)": (f"{base}/tenants/{tenant_id}/bench", auth, bare),
+            "GET /auth/me (policy + 1 query)": (f"{base}/auth/me", auth, bare),
         }
-        for url, headers in routes.values():  # warm-up: workers, caches, connections
+        if options.peers:
+            peers, more = peer_routes(options.workers, env["AUTHZ_KEY_DIR"] + "-peers")
+            servers.append(peers)
+            routes |= more
+        for url, headers, _ in routes.values():  # warm-up: workers, caches, connections
             wrk(url, 1, options.connections, headers)
         samples: dict[str, list[float]] = {name: [] for name in routes}
         for _ in range(options.rounds):  # interleaved, so that noise hits every route alike
-            for name, (url, headers) in routes.items():
+            for name, (url, headers, _) in routes.items():
                 samples[name].append(wrk(url, options.seconds, options.connections, headers))
     finally:
-        gunicorn.terminate()
-        gunicorn.wait(timeout=10)
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
 
-    baseline = statistics.median(samples["bare JSON route (public)"])
     database = env["AUTHZ_DATABASE_URL"].split(":", 1)[0] + (" + redis" if "AUTHZ_REDIS_URL" in env else "")
     print(
         f"gunicorn {options.workers} sync workers, wrk {options.connections} connections, "
@@ -144,7 +176,8 @@ def run(options: argparse.Namespace, env: dict[str, str], tenant_id: str, token:
     )
     for name, values in samples.items():
         median = statistics.median(values)
-        print(f"{name:<34} {median:>9.0f} req/s   {median / baseline:.2f}x of bare")
+        baseline = statistics.median(samples[routes[name][2]])
+        print(f"{name:<34} {median:>9.0f} req/s   {median / baseline:.2f}x of its bare route")
 
 
 if __name__ == "__main__":
