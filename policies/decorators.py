@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -17,7 +18,7 @@ from flask import current_app, g
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
 from policies.binding import RequestModels
-from policies.catalog import Permission
+from policies.catalog import BUILTIN_NAMES, Permission
 from policies.principal import Principal
 from policies.problems import NotFound, PermissionDenied, Problem
 from policies.rules import OwnerLoader, Ownership, RoutePolicy, TokenKind
@@ -39,6 +40,11 @@ TenantExists = Callable[[uuid.UUID], bool]
 # that the problem response carries, so that a denial can be traced to its record.
 DENIAL_RECORDER = "authz.denial_recorder"
 DenialRecorder = Callable[[Principal, Problem], str]
+# The app registers here the application permissions defined now: a token's claim keeps an
+# application permission only while it is in the catalog (removal takes effect at once).
+# Without it, application permissions in claims count for nothing (deny by default).
+APPLICATION_CATALOG = "authz.application_catalog"
+ApplicationCatalog = Callable[[], frozenset[str]]
 
 
 def current_principal() -> Principal:
@@ -80,6 +86,7 @@ def enforce(policy: RoutePolicy, view_args: Mapping[str, Any]) -> Principal | No
     principal = Principal.from_claims(get_jwt())
     check_state: TokenStateCheck = current_app.extensions[TOKEN_STATE_CHECK]
     check_state(principal)
+    principal = _in_catalog_now(principal)
     g.authz_principal = principal
 
     try:
@@ -88,6 +95,19 @@ def enforce(policy: RoutePolicy, view_args: Mapping[str, Any]) -> Principal | No
         _record(principal, denial)
         raise
     return principal
+
+
+def _in_catalog_now(principal: Principal) -> Principal:
+    """Drop application permissions removed since the token was issued (no cost for tokens
+    carrying built-in permissions only)."""
+    application = principal.permissions - BUILTIN_NAMES
+    if not application:
+        return principal
+    catalog: ApplicationCatalog | None = current_app.extensions.get(APPLICATION_CATALOG)
+    defined = catalog() if catalog is not None else frozenset()
+    if application <= defined:
+        return principal
+    return replace(principal, permissions=principal.permissions - (application - defined))
 
 
 def _record(principal: Principal, denial: Problem) -> None:

@@ -72,3 +72,10 @@ def current_catalog(session: Session) -> Catalog:
     if not has_app_context():
         return load_catalog(session)
     return catalog_cache().get(session)
+
+
+def application_names() -> frozenset[str]:
+    """For the policy layer (policies.decorators.APPLICATION_CATALOG): the names defined now."""
+    from app.database import db_session
+
+    return frozenset(current_catalog(db_session()).application)
