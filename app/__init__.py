@@ -121,9 +121,12 @@ def _register_blueprints(app: AuthzAPI) -> None:
     from app.auth.routes import bp as auth
     from app.catalog.routes import bp as catalog
     from app.clients.routes import bp as clients
+    from app.decisions.routes import bp as decisions
+    from app.decisions.routes import metadata_bp as authzen
     from app.docs.routes import bp as docs
     from app.ops.routes import bp as ops
     from app.projects.routes import bp as projects
+    from app.resources.routes import bp as resources
     from app.roles.routes import bp as roles
     from app.tenants.routes import bp as tenants
     from app.tutorial.routes import bp as tutorial
@@ -138,10 +141,13 @@ def _register_blueprints(app: AuthzAPI) -> None:
         users,
         roles,
         projects,
+        resources,
         clients,
         audit_log,
         ops,
         wellknown,
+        decisions,
+        authzen,
         tutorial,
     )
     for api in areas:

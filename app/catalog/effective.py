@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from app.catalog.store import current_catalog
@@ -34,7 +34,10 @@ def user_access(
     rows = session.execute(
         select(Role.name, Role.builtin, RolePermission.permission)
         .join(UserRole, UserRole.role_id == Role.id)
-        .outerjoin(RolePermission, RolePermission.role_id == Role.id)
+        # A grant carrying a condition counts for nothing until conditions are evaluated (ROADMAP).
+        .outerjoin(
+            RolePermission, and_(RolePermission.role_id == Role.id, RolePermission.condition.is_(None))
+        )
         .where(UserRole.user_id == user_id, Role.tenant_id == tenant.id)
     ).all()
     return access_from_rows(catalog, rows, in_platform_tenant=tenant.is_platform)
