@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 from app.schemas import Out, PageQuery, StrictBody, TenantPath
 
 TYPE_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
-# Printable, no control characters (API.md: 1–256 printable characters, the platform's own id).
+# Printable, no control characters (API.md: 1 to 256 printable characters, the platform's own id).
 ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]{1,256}$"
 MAX_PROPERTIES_BYTES = 4096
 
