@@ -65,7 +65,8 @@ def test_a_platform_operator_defines_an_application_permission(client, operator_
         "member": False,
     }
     names = [i["name"] for i in listed]
-    assert "invoices:approve" in names and "tenant:read" in names
+    assert "invoices:approve" in names
+    assert "tenant:read" in names
     assert names == sorted(names)
 
 
@@ -80,7 +81,8 @@ def test_the_catalog_is_paginated_across_built_in_and_application_permissions(cl
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert seen == sorted(seen) and len(seen) == len(set(seen))
+    assert seen == sorted(seen)
+    assert len(seen) == len(set(seen))
     assert {f"zeta{i}:run" for i in range(5)} <= set(seen)
     assert client.get("/permissions?cursor=bm90LWEtbmFtZQ", headers=operator_headers).status_code == 422
 
@@ -143,8 +145,10 @@ def test_owner_override_must_name_another_permission(client, db, operator_header
     )
 
     assert bad.status_code == 422
-    assert good.status_code == 201 and good.get_json()["owner_override"] == "invoices:manage"
-    assert patched.status_code == 200 and patched.get_json()["owner_override"] is None
+    assert good.status_code == 201
+    assert good.get_json()["owner_override"] == "invoices:manage"
+    assert patched.status_code == 200
+    assert patched.get_json()["owner_override"] is None
 
 
 # ------------------------------------------------------------------ derived built-in roles
