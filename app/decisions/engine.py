@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
@@ -143,8 +143,12 @@ class SubjectCache:
 SUBJECT_CACHE = "authz.decision_subjects"
 
 
+def subject_cache_of(app: Flask) -> SubjectCache:
+    return app.extensions.setdefault(SUBJECT_CACHE, SubjectCache())  # type: ignore[no-any-return]
+
+
 def subject_cache() -> SubjectCache:
-    return current_app.extensions.setdefault(SUBJECT_CACHE, SubjectCache())  # type: ignore[no-any-return]
+    return subject_cache_of(current_app)  # type: ignore[arg-type]
 
 
 def load_subjects(
@@ -163,7 +167,8 @@ def load_subjects(
         loaded.update(_load_users(session, catalog, users))
     if clients:
         loaded.update(_load_clients(session, catalog, clients))
-    cache.put_many(epoch, loaded)
+    # Only found subjects are cached: creating a user or client does not bump the epoch.
+    cache.put_many(epoch, {k: v for k, v in loaded.items() if v.found})
     states.update(loaded)
     return states
 

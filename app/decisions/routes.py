@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, ConfigDict
 
@@ -49,6 +50,12 @@ class SearchOut(BaseModel):
     model_config = ConfigDict(extra="allow")
     results: list[dict[str, Any]]
     page: dict[str, Any]
+
+
+@bp.before_request
+def _larger_bodies() -> None:
+    """A batch of 1,000 evaluations is larger than other routes' bodies (Flask reads this per request)."""
+    request.max_content_length = settings().decision_max_body_bytes
 
 
 def scope() -> engine.Scope:
