@@ -14,6 +14,7 @@ from app import database as db
 from app.api import BEARER_SCHEME, AuthzAPI
 from app.audit import record_denial
 from app.catalog.store import application_names
+from app.clients.callers import request_client
 from app.errors import register_error_handlers, validation_problem
 from app.http import register_http_hygiene
 from app.metrics import init_metrics
@@ -26,7 +27,7 @@ from app.security.token_state import init_token_state
 from app.security.tokens import configure_jwt
 from app.settings import Settings, SigningAlgorithm, load_settings
 from policies import ensure_every_route_guarded
-from policies.decorators import APPLICATION_CATALOG, DENIAL_RECORDER, TENANT_EXISTS
+from policies.decorators import APPLICATION_CATALOG, CLIENT_AUTHENTICATOR, DENIAL_RECORDER, TENANT_EXISTS
 
 __all__ = ["create_app"]
 
@@ -73,6 +74,7 @@ def create_app(
     app.extensions[DENIAL_RECORDER] = record_denial
     app.extensions[TENANT_EXISTS] = tenant_exists
     app.extensions[APPLICATION_CATALOG] = application_names
+    app.extensions[CLIENT_AUTHENTICATOR] = request_client
 
     register_error_handlers(app)
     register_http_hygiene(app)

@@ -36,6 +36,7 @@ class ApplicationEntry:
     name: str
     owner_override: str | None = None
     member: bool = False
+    description: str = ""
 
 
 @dataclass(frozen=True)

@@ -78,22 +78,24 @@ def role_permissions(role: Role, catalog: Catalog, *, in_platform_tenant: bool) 
 
 
 def held_now(session: Session, actor: Principal, catalog: Catalog | None = None) -> frozenset[str]:
-    """What the caller holds now, for the grant guards: the derivation from the database (a
-    user's token is revoked whenever its roles change, so the roles now are the token's). A
-    client's is narrowed to what its token carries (it may have asked for fewer scopes); a
-    token whose claim left application permissions out (its size cap) on built-ins only."""
+    """What the caller holds now, for the grant guards: the derivation from the database,
+    narrowed to the built-in permissions its token carries (a client may have asked for fewer
+    scopes). Application permissions count as the database says for a user (one defined
+    after the token was issued is held: its admin role derives it) and as the token says for
+    a client, unless the token's claim left them out (its size cap)."""
     catalog = catalog or current_catalog(session)
     tenant = session.get_one(Tenant, actor.tenant_id)
     if actor.kind is PrincipalKind.USER and actor.subject_uuid is not None:
-        return user_access(session, actor.subject_uuid, tenant, catalog).permissions
-    client = session.scalars(
-        select(Client).where(Client.client_id == actor.subject, Client.tenant_id == actor.tenant_id)
-    ).one_or_none()
-    if client is None:
-        return frozenset()
-    now = client_permissions(catalog, client, in_platform_tenant=tenant.is_platform)
+        now = user_access(session, actor.subject_uuid, tenant, catalog).permissions
+    else:
+        client = session.scalars(
+            select(Client).where(Client.client_id == actor.subject, Client.tenant_id == actor.tenant_id)
+        ).one_or_none()
+        if client is None:
+            return frozenset()
+        now = client_permissions(catalog, client, in_platform_tenant=tenant.is_platform)
     carried = set(actor.permissions)
-    if actor.permissions_partial:
+    if actor.kind is PrincipalKind.USER or actor.permissions_partial:
         carried |= catalog.application.keys()
     return now & frozenset(carried)
 

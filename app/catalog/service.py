@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record
+from app.catalog.store import current_catalog
 from app.database import flush_or_conflict, unit_of_work
 from app.errors import Conflict
 from app.security.revocation import mark_revocation
@@ -59,13 +60,16 @@ def _entry(row: ApplicationPermission) -> CatalogEntry:
 
 
 def list_catalog(session: Session, *, limit: int, after: str | None) -> tuple[list[CatalogEntry], str | None]:
-    """Built-in and application permissions by name, a page at a time (one query)."""
-    stmt = select(ApplicationPermission).order_by(ApplicationPermission.name)
+    """Built-in and application permissions by name, a page at a time, from the catalog
+    cached behind the revocation epoch (every change bumps it): no query when warm."""
+    catalog = current_catalog(session)
+    application = [
+        CatalogEntry(e.name, e.description, builtin=False, owner_override=e.owner_override, member=e.member)
+        for e in catalog.application.values()
+    ]
+    merged = sorted([*_builtin_entries(), *application], key=lambda e: e.name)
     if after is not None:
-        stmt = stmt.where(ApplicationPermission.name > after)
-    application = [_entry(r) for r in session.scalars(stmt.limit(limit + 1))]
-    builtin = [e for e in _builtin_entries() if after is None or e.name > after]
-    merged = sorted([*builtin, *application], key=lambda e: e.name)
+        merged = [e for e in merged if e.name > after]
     if len(merged) <= limit:
         return merged, None
     page = merged[:limit]

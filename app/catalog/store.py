@@ -20,15 +20,18 @@ from models import ApplicationPermission
 from policies.derivation import ApplicationEntry, Catalog
 
 _ENTRIES = select(
-    ApplicationPermission.name, ApplicationPermission.owner_override, ApplicationPermission.member
+    ApplicationPermission.name,
+    ApplicationPermission.owner_override,
+    ApplicationPermission.member,
+    ApplicationPermission.description,
 )
 
 
 def load_catalog(session: Session, version: int = 0) -> Catalog:
     """One query: every application permission."""
     entries = {
-        name: ApplicationEntry(name, owner_override, member)
-        for name, owner_override, member in session.execute(_ENTRIES)
+        name: ApplicationEntry(name, owner_override, member, description)
+        for name, owner_override, member, description in session.execute(_ENTRIES)
     }
     return Catalog(MappingProxyType(entries), version)
 

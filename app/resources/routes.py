@@ -48,14 +48,14 @@ def list_resources(path: TenantPath, query: ResourceListQuery) -> dict[str, Any]
     return page_of([out(r) for r in items], next_cursor)
 
 
-@bp.get("/<type>/<path:rid>", responses={200: ResourceOut, **PROBLEM_RESPONSES})
+@bp.get("/<type>/<path:resource_id>", responses={200: ResourceOut, **PROBLEM_RESPONSES})
 @tenant_scoped(Permission.RESOURCES_READ)
 def get_resource_route(path: ResourcePath) -> dict[str, Any]:
     """One registered resource."""
-    return out(get_resource(db_session(), path.tid, path.type, path.rid))
+    return out(get_resource(db_session(), path.tid, path.type, path.resource_id))
 
 
-@bp.put("/<type>/<path:rid>", responses={200: ResourceOut, 201: ResourceOut, **PROBLEM_RESPONSES})
+@bp.put("/<type>/<path:resource_id>", responses={200: ResourceOut, 201: ResourceOut, **PROBLEM_RESPONSES})
 @tenant_scoped(Permission.RESOURCES_WRITE)
 def put_resource(path: ResourcePath, body: ResourcePut) -> tuple[dict[str, Any], int]:
     """Register a resource (201) or replace it whole (200): its owner and properties."""
@@ -63,7 +63,7 @@ def put_resource(path: ResourcePath, body: ResourcePut) -> tuple[dict[str, Any],
         db_session(),
         path.tid,
         path.type,
-        path.rid,
+        path.resource_id,
         owner_id=body.owner_id,
         properties=body.properties,
         actor=current_principal(),
@@ -71,9 +71,9 @@ def put_resource(path: ResourcePath, body: ResourcePut) -> tuple[dict[str, Any],
     return out(resource), 201 if created else 200
 
 
-@bp.delete("/<type>/<path:rid>", responses={204: None, **PROBLEM_RESPONSES})
+@bp.delete("/<type>/<path:resource_id>", responses={204: None, **PROBLEM_RESPONSES})
 @tenant_scoped(Permission.RESOURCES_WRITE)
 def delete_resource(path: ResourcePath) -> tuple[str, int]:
     """Forget a registered resource."""
-    service.delete_resource(db_session(), path.tid, path.type, path.rid, actor=current_principal())
+    service.delete_resource(db_session(), path.tid, path.type, path.resource_id, actor=current_principal())
     return "", 204

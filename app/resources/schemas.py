@@ -23,7 +23,7 @@ ResourceId = Annotated[str, StringConstraints(min_length=1, max_length=256, patt
 
 class ResourcePath(TenantPath):
     type: ResourceType
-    rid: ResourceId
+    resource_id: ResourceId
 
 
 class ResourceListQuery(PageQuery):
