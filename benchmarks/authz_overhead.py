@@ -6,12 +6,14 @@ JSON route of the same app, under gunicorn on 127.0.0.1, measured side by side w
         .venv/bin/python -m benchmarks.authz_overhead        # a fresh PostgreSQL database
     AUTHZ_BENCH_REDIS_URL=redis://127.0.0.1:6379/0 ...       # and the Redis epoch mirror
 
-Needs `wrk` (Debian package). Prints one line per route and the ratios to the baseline.
+Needs `wrk` (Debian package). Prints one line per route and the ratios to the baseline,
+AuthZEN evaluations (single, and batches of 100) included.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -34,6 +36,7 @@ from policies import BuiltinRole
 from tests.databases import fresh_database, upgrade
 
 PASSWORD = "benchmark-password-123"
+BATCH = 100
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -43,8 +46,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def seed(env: dict[str, str]) -> tuple[str, str]:
-    """A tenant with a member; returns the tenant id and an access token."""
+def seed(env: dict[str, str]) -> tuple[str, str, str]:
+    """A tenant with a member and an admin (the decision API's caller); returns the tenant id,
+    the member's access token and the admin's."""
     os.environ.update(env)
     app = create_app(load_settings())
     with app.app_context():
@@ -52,16 +56,48 @@ def seed(env: dict[str, str]) -> tuple[str, str]:
         with unit_of_work(session):
             tenant = create_tenant(session, "bench", "Bench")
             role = builtin_role(session, tenant, BuiltinRole.MEMBER)
-            create_user(session, tenant, "member", app.extensions[PASSWORDS].hash(PASSWORD), roles=[role])
+            hashed = app.extensions[PASSWORDS].hash(PASSWORD)
+            create_user(session, tenant, "member", hashed, roles=[role])
+            create_user(
+                session, tenant, "pep", hashed, roles=[builtin_role(session, tenant, BuiltinRole.ADMIN)]
+            )
             tenant_id = str(tenant.id)
-    response = app.test_client().post(
-        "/auth/login", json={"tenant": "bench", "username": "member", "password": PASSWORD}
+    tokens = [
+        app.test_client()
+        .post("/auth/login", json={"tenant": "bench", "username": name, "password": PASSWORD})
+        .get_json()["access_token"]
+        for name in ("member", "pep")
+    ]
+    return tenant_id, tokens[0], tokens[1]
+
+
+EVALUATION = {"subject": {"type": "user", "id": "member"}, "action": {"name": "read"}}
+
+
+def evaluation_body(count: int) -> str:
+    """One AuthZEN evaluation, or a batch of `count` (distinct resources, one subject)."""
+    if count == 1:
+        return json.dumps({**EVALUATION, "resource": {"type": "projects", "id": "p-0"}})
+    items = [{"resource": {"type": "projects", "id": f"p-{i}"}} for i in range(count)]
+    return json.dumps({**EVALUATION, "evaluations": items})
+
+
+def post_script(directory: str, name: str, body: str) -> str:
+    """A wrk Lua script that POSTs `body` as JSON."""
+    path = Path(directory) / f"{name}.lua"
+    quoted = body.replace("\\", "\\\\").replace("'", "\\'")
+    path.write_text(
+        f"wrk.method = 'POST'\nwrk.body = '{quoted}'\nwrk.headers['Content-Type'] = 'application/json'\n"
     )
-    return tenant_id, response.get_json()["access_token"]
+    return str(path)
 
 
-def wrk(url: str, seconds: int, connections: int, headers: dict[str, str]) -> float:
+def wrk(
+    url: str, seconds: int, connections: int, headers: dict[str, str], script: str | None = None
+) -> float:
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script is not None:
+        args += ["-s", script]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
@@ -90,11 +126,13 @@ def main() -> None:
             env = {"AUTHZ_DATABASE_URL": url, "AUTHZ_KEY_DIR": f"{tmp}/keys", "AUTHZ_ISSUER": "https://bench"}
             if os.environ.get("AUTHZ_BENCH_REDIS_URL"):
                 env |= {"AUTHZ_REDIS_URL": os.environ["AUTHZ_BENCH_REDIS_URL"], "AUTHZ_REDIS_PREFIX": "bench"}
-            tenant_id, token = seed(env)
-            run(options, env, tenant_id, token)
+            tenant_id, token, pep_token = seed(env)
+            run(options, env, tenant_id, token, pep_token, tmp)
 
 
-def run(options: argparse.Namespace, env: dict[str, str], tenant_id: str, token: str) -> None:
+def run(
+    options: argparse.Namespace, env: dict[str, str], tenant_id: str, token: str, pep_token: str, tmp: str
+) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     gunicorn = subprocess.Popen(
@@ -121,17 +159,28 @@ def run(options: argparse.Namespace, env: dict[str, str], tenant_id: str, token:
             except OSError:
                 time.sleep(0.1)
         auth = {"Authorization": f"Bearer {token}"}
-        routes = {
-            "bare JSON route (public)": (f"{base}/bench/bare", {}),
-            "protected route (whole policy)": (f"{base}/tenants/{tenant_id}/bench", auth),
-            "GET /auth/me (policy + 1 query)": (f"{base}/auth/me", auth),
+        pep = {"Authorization": f"Bearer {pep_token}"}
+        routes: dict[str, tuple[str, dict[str, str], str | None]] = {
+            "bare JSON route (public)": (f"{base}/bench/bare", {}, None),
+            "protected route (whole policy)": (f"{base}/tenants/{tenant_id}/bench", auth, None),
+            "GET /auth/me (policy + 1 query)": (f"{base}/auth/me", auth, None),
+            "AuthZEN evaluation (1)": (
+                f"{base}/access/v1/evaluation",
+                pep,
+                post_script(tmp, "one", evaluation_body(1)),
+            ),
+            "AuthZEN evaluations (batch of 100)": (
+                f"{base}/access/v1/evaluations",
+                pep,
+                post_script(tmp, "batch", evaluation_body(BATCH)),
+            ),
         }
-        for url, headers in routes.values():  # warm-up: workers, caches, connections
-            wrk(url, 1, options.connections, headers)
+        for url, headers, script in routes.values():  # warm-up: workers, caches, connections
+            wrk(url, 1, options.connections, headers, script)
         samples: dict[str, list[float]] = {name: [] for name in routes}
         for _ in range(options.rounds):  # interleaved, so that noise hits every route alike
-            for name, (url, headers) in routes.items():
-                samples[name].append(wrk(url, options.seconds, options.connections, headers))
+            for name, (url, headers, script) in routes.items():
+                samples[name].append(wrk(url, options.seconds, options.connections, headers, script))
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=10)
@@ -144,7 +193,11 @@ def run(options: argparse.Namespace, env: dict[str, str], tenant_id: str, token:
     )
     for name, values in samples.items():
         median = statistics.median(values)
-        print(f"{name:<34} {median:>9.0f} req/s   {median / baseline:.2f}x of bare")
+        per = BATCH if "batch" in name else 1
+        print(
+            f"{name:<34} {median:>9.0f} req/s   {median / baseline:.2f}x of bare"
+            + (f"   {median * per:.0f} evaluations/s" if per > 1 else "")
+        )
 
 
 if __name__ == "__main__":
