@@ -58,6 +58,46 @@ def _larger_bodies() -> None:
     request.max_content_length = settings().decision_max_body_bytes
 
 
+def _entity(required: list[str], *names: str) -> dict[str, Any]:
+    properties: dict[str, Any] = {name: {"type": "string"} for name in names}
+    properties["properties"] = {"type": "object"}
+    return {"type": "object", "required": required, "properties": properties}
+
+
+SUBJECT = _entity(["type", "id"], "type", "id")
+ACTION = _entity(["name"], "name")
+RESOURCE = _entity(["type", "id"], "type", "id")
+PAGE = {"type": "object", "properties": {"limit": {"type": "integer"}, "token": {"type": "string"}}}
+
+
+def _documented(schema: dict[str, Any]) -> dict[str, Any]:
+    """The request body in the OpenAPI document (the routes parse it themselves, AuthZEN's way)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+EVALUATION_DOC = {
+    "type": "object",
+    "required": ["subject", "action", "resource"],
+    "properties": {"subject": SUBJECT, "action": ACTION, "resource": RESOURCE, "context": {"type": "object"}},
+}
+EVALUATIONS_DOC = {
+    "type": "object",
+    "properties": {
+        **EVALUATION_DOC["properties"],
+        "evaluations": {"type": "array", "maxItems": 1000, "items": {"type": "object"}},
+        "options": {
+            "type": "object",
+            "properties": {
+                "evaluations_semantic": {
+                    "enum": ["execute_all", "deny_on_first_deny", "permit_on_first_permit"]
+                }
+            },
+        },
+    },
+}
+SEARCH_DOC = {"type": "object", "properties": {**EVALUATION_DOC["properties"], "page": PAGE}}
+
+
 def scope() -> engine.Scope:
     principal = current_principal()
     return engine.Scope(principal.tenant_id, principal.holds(Permission.PLATFORM_READ))
@@ -72,7 +112,9 @@ def _single(body: dict[str, Any]) -> dict[str, Any]:
     return decision.as_json()
 
 
-@bp.post("/evaluation", responses={200: DecisionOut, **RESPONSES})
+@bp.post(
+    "/evaluation", responses={200: DecisionOut, **RESPONSES}, openapi_extensions=_documented(EVALUATION_DOC)
+)
 @require(Permission.DECISIONS_EVALUATE)
 def evaluation() -> dict[str, Any]:
     """AuthZEN access evaluation: may `subject` do `action` on `resource` now?
@@ -82,7 +124,11 @@ def evaluation() -> dict[str, Any]:
     return _single(json_body())
 
 
-@bp.post("/evaluations", responses={200: EvaluationsOut, **RESPONSES})
+@bp.post(
+    "/evaluations",
+    responses={200: EvaluationsOut, **RESPONSES},
+    openapi_extensions=_documented(EVALUATIONS_DOC),
+)
 @require(Permission.DECISIONS_EVALUATE)
 def evaluations() -> dict[str, Any]:
     """AuthZEN access evaluations: up to 1,000 at once, top-level defaults, the three
@@ -99,7 +145,9 @@ def _search_page(results: list[dict[str, Any]], next_token: str) -> dict[str, An
     return {"results": results, "page": {"next_token": next_token, "count": len(results)}}
 
 
-@bp.post("/search/subject", responses={200: SearchOut, **RESPONSES})
+@bp.post(
+    "/search/subject", responses={200: SearchOut, **RESPONSES}, openapi_extensions=_documented(SEARCH_DOC)
+)
 @require(Permission.DECISIONS_EVALUATE)
 def search_subject() -> dict[str, Any]:
     """AuthZEN subject search: the tenant's users (or clients) permitted now; `subject.id` is ignored."""
@@ -114,7 +162,9 @@ def search_subject() -> dict[str, Any]:
     return _search_page(*search.search_subjects(db_session(), scope(), subject, action, resource, page))
 
 
-@bp.post("/search/resource", responses={200: SearchOut, **RESPONSES})
+@bp.post(
+    "/search/resource", responses={200: SearchOut, **RESPONSES}, openapi_extensions=_documented(SEARCH_DOC)
+)
 @require(Permission.DECISIONS_EVALUATE)
 def search_resource() -> dict[str, Any]:
     """AuthZEN resource search: registered resources of the type (and projects) the subject may
@@ -130,7 +180,9 @@ def search_resource() -> dict[str, Any]:
     return _search_page(*search.search_resources(db_session(), scope(), subject, action, resource, page))
 
 
-@bp.post("/search/action", responses={200: SearchOut, **RESPONSES})
+@bp.post(
+    "/search/action", responses={200: SearchOut, **RESPONSES}, openapi_extensions=_documented(SEARCH_DOC)
+)
 @require(Permission.DECISIONS_EVALUATE)
 def search_action() -> dict[str, Any]:
     """AuthZEN action search: the action names the subject may perform on the resource now."""
