@@ -187,3 +187,20 @@ def test_a_token_without_the_rfc_9068_typ_is_refused_when_required(authz, world)
     header_typ = str(jwt.get_unverified_header(token).get("typ", "")).lower()
     expected = 200 if header_typ == "at+jwt" else 401
     assert service.test_client().get("/x", headers=bearer(token)).status_code == expected
+
+
+def test_a_partial_token_is_completed_by_the_decision_api(downstream, world, db):
+    """A token too large for its application permissions carries `authz_partial`; the
+    resource server asks the decision API for what the claim lacks."""
+    api, service = downstream
+    names = [f"{'x' * 60}{i:02d}:{'y' * 60}" for i in range(40)]
+    for name in names:
+        ApplicationPermissionFactory(name=name)
+    RoleFactory(tenant=world["acme"], name="wide", permissions=names)
+    erin = UserFactory(tenant=world["acme"], roles=["member", "wide"], username="erin")
+    token = log_in(api, erin)["access_token"]
+    assert jwt.decode(token, options={"verify_signature": False})["authz_partial"] is True
+
+    response = service.get(f"/tenants/{world['acme'].id}/invoices", headers=bearer(token))
+
+    assert response.status_code == 200, response.get_json()
