@@ -365,3 +365,17 @@ def test_a_subject_created_after_a_denial_is_decided_at_once(client, acme, pep, 
     UserFactory(tenant=acme, roles=["member"], username="newcomer")
 
     assert ask(client, pep, {"type": "user", "id": "newcomer"}, "read", resource)["decision"] is True
+
+
+def test_the_new_routes_show_in_the_policy_table_and_the_document(app):
+    table = app.test_cli_runner().invoke(args=["policies"]).output
+    document = app.api_doc["paths"]
+
+    assert "POST /access/v1/evaluation" in table
+    assert "PUT /tenants/<uuid:tid>/resources/<type>/<path:resource_id>" in table
+    assert "POST /auth/logout" in table
+    assert "access token of a user" in table
+    assert document["/access/v1/evaluations"]["post"]["x-permissions"] == ["decisions:evaluate"]
+    assert document["/permissions"]["post"]["x-permissions"] == ["platform:write"]
+    assert document["/auth/sessions"]["get"]["x-principals"] == ["user"]
+    assert document["/auth/introspect"]["post"]["x-client-credentials-scope"] == "tokens:introspect"
