@@ -13,6 +13,8 @@ from flask_openapi3 import APIBlueprint, Info
 from app import database as db
 from app.api import BEARER_SCHEME, AuthzAPI
 from app.audit import record_denial
+from app.catalog.store import application_names
+from app.clients.callers import request_client
 from app.errors import register_error_handlers, validation_problem
 from app.http import register_http_hygiene
 from app.metrics import init_metrics
@@ -25,7 +27,7 @@ from app.security.token_state import init_token_state
 from app.security.tokens import configure_jwt
 from app.settings import Settings, SigningAlgorithm, load_settings
 from policies import ensure_every_route_guarded
-from policies.decorators import DENIAL_RECORDER, TENANT_EXISTS
+from policies.decorators import APPLICATION_CATALOG, CLIENT_AUTHENTICATOR, DENIAL_RECORDER, TENANT_EXISTS
 
 __all__ = ["create_app"]
 
@@ -71,6 +73,8 @@ def create_app(
     init_token_state(app, settings.redis_url, settings.redis_prefix)
     app.extensions[DENIAL_RECORDER] = record_denial
     app.extensions[TENANT_EXISTS] = tenant_exists
+    app.extensions[APPLICATION_CATALOG] = application_names
+    app.extensions[CLIENT_AUTHENTICATOR] = request_client
 
     register_error_handlers(app)
     register_http_hygiene(app)
@@ -119,9 +123,12 @@ def _register_blueprints(app: AuthzAPI) -> None:
     from app.auth.routes import bp as auth
     from app.catalog.routes import bp as catalog
     from app.clients.routes import bp as clients
+    from app.decisions.routes import bp as decisions
+    from app.decisions.routes import metadata_bp as authzen
     from app.docs.routes import bp as docs
     from app.ops.routes import bp as ops
     from app.projects.routes import bp as projects
+    from app.resources.routes import bp as resources
     from app.roles.routes import bp as roles
     from app.tenants.routes import bp as tenants
     from app.tutorial.routes import bp as tutorial
@@ -136,10 +143,13 @@ def _register_blueprints(app: AuthzAPI) -> None:
         users,
         roles,
         projects,
+        resources,
         clients,
         audit_log,
         ops,
         wellknown,
+        decisions,
+        authzen,
         tutorial,
     )
     for api in areas:

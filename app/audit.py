@@ -46,6 +46,12 @@ class AuditAction(enum.StrEnum):
     PROJECT_CREATED = "project.created"
     PROJECT_UPDATED = "project.updated"
     PROJECT_DELETED = "project.deleted"
+    PERMISSION_CREATED = "permission.created"
+    PERMISSION_UPDATED = "permission.updated"
+    PERMISSION_DELETED = "permission.deleted"
+    RESOURCE_CREATED = "resource.created"
+    RESOURCE_REPLACED = "resource.replaced"
+    RESOURCE_DELETED = "resource.deleted"
 
 
 def record(

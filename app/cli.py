@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -10,6 +11,8 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from app import key_store
+from app.catalog.definitions import DefinitionError, read_definitions
+from app.catalog.service import apply_definitions
 from app.database import database, unit_of_work
 from app.provisioning import add_role, builtin_role, create_tenant, create_user
 from app.security import passwords, settings
@@ -26,6 +29,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(policies_command)
     app.cli.add_command(keys_command)
+    app.cli.add_command(permissions_command)
 
 
 @click.command("bootstrap")
@@ -153,3 +157,38 @@ def keys_prune() -> None:
     """Remove retired keys that no valid token can have been signed with."""
     removed = _store().prune()
     click.echo(f"removed {len(removed)} key(s)" + (": " + ", ".join(removed) if removed else ""))
+
+
+@click.group("permissions")
+def permissions_command() -> None:
+    """Application permissions (the platform's own, beside the built-in catalog)."""
+
+
+@permissions_command.command("apply")
+@with_appcontext
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--prune", is_flag=True, help="Also remove application permissions the file does not list.")
+def permissions_apply(file: Path, prune: bool) -> None:
+    """Make the application permissions match FILE (TOML); prints what changed. Idempotent.
+
+    \b
+    [permissions."invoices:approve"]
+    description = "Approve an invoice."
+    owner_override = "invoices:manage"   # optional
+    member = false                       # optional: the built-in member role holds it
+    """
+    try:
+        definitions = read_definitions(file.read_bytes())
+    except DefinitionError as exc:
+        raise click.UsageError(f"{file}: {exc}") from None
+    with database().sessions() as session:
+        report = apply_definitions(session, definitions, prune=prune)
+    for verb, names in (
+        ("created", report.created),
+        ("updated", report.updated),
+        ("deleted", report.deleted),
+    ):
+        for name in names:
+            click.echo(f"{verb} {name}")
+    if not report.changed:
+        click.echo("nothing changed")

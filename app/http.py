@@ -11,6 +11,11 @@ from policies.problems import Unauthenticated
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # RFC 6749 §4.4.2 and RFC 7662 §2.1: these endpoints take form bodies and parse their own.
 FORM_BODY_ENDPOINTS = frozenset({"oauth.token", "oauth.introspect"})
+# AuthZEN (app.decisions): a wrong media type or malformed JSON is a 400 there, after the policy.
+SELF_PARSING_ENDPOINTS = frozenset(
+    f"decisions.{name}"
+    for name in ("evaluation", "evaluations", "search_subject", "search_resource", "search_action")
+)
 
 
 class UnsupportedMediaType(Problem):
@@ -32,7 +37,7 @@ def register_http_hygiene(app: Flask) -> None:
         """A body must be JSON (415 otherwise) and well-formed (400 otherwise), before any view."""
         if request.method not in BODY_METHODS or request.routing_exception is not None:
             return
-        if request.endpoint in FORM_BODY_ENDPOINTS:
+        if request.endpoint in FORM_BODY_ENDPOINTS or request.endpoint in SELF_PARSING_ENDPOINTS:
             return
         has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
         if not has_body:

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from models import PLATFORM_TENANT_SLUG, Role, RolePermission, Tenant, User, UserRole, username_key
 from policies.catalog import (
     BUILTIN_ROLE_DESCRIPTIONS,
-    BUILTIN_ROLE_PERMISSIONS,
     PLATFORM_BUILTIN_ROLES,
     TENANT_BUILTIN_ROLES,
     BuiltinRole,
@@ -25,13 +24,10 @@ def create_tenant(session: Session, slug: str, name: str) -> Tenant:
     session.flush()
     builtins = PLATFORM_BUILTIN_ROLES if slug == PLATFORM_TENANT_SLUG else TENANT_BUILTIN_ROLES
     for role_name in builtins:
+        # No permission rows: a built-in role's permissions are derived from the catalog when
+        # read (policies.derivation), so a permission added later reaches existing tenants.
         add_role(
-            session,
-            tenant,
-            role_name,
-            BUILTIN_ROLE_PERMISSIONS[role_name],
-            description=BUILTIN_ROLE_DESCRIPTIONS[role_name],
-            builtin=True,
+            session, tenant, role_name, (), description=BUILTIN_ROLE_DESCRIPTIONS[role_name], builtin=True
         )
     return tenant
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-from policies.catalog import Permission
+from policies.catalog import BUILTIN_NAMES, is_application_name
 
 
 class StrictBody(BaseModel):
@@ -71,13 +71,14 @@ PROBLEM_RESPONSES: dict[int, Any] = {
 }
 
 
-_CATALOG = frozenset(p.value for p in Permission)
-
-
 def _in_catalog(value: Any) -> Any:
-    """Unknown or repeated names, as one error on the field (the names themselves are not echoed)."""
+    """Malformed or repeated names, as one error on the field (the names themselves are not
+    echoed). Whether an application name is defined is the grant guard's check (it reads the
+    catalog now: policies.grants)."""
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        unknown = [str(i) for i, v in enumerate(value) if v not in _CATALOG]
+        unknown = [
+            str(i) for i, v in enumerate(value) if v not in BUILTIN_NAMES and not is_application_name(v)
+        ]
         if unknown:
             where = ("item " if len(unknown) == 1 else "items ") + ", ".join(unknown)
             raise PydanticCustomError(
@@ -91,4 +92,5 @@ def _in_catalog(value: Any) -> Any:
 
 
 # Permissions named in a body (a role's permissions, a client's scopes): catalog members only.
-PermissionNames = Annotated[list[Permission], Field(max_length=len(Permission)), BeforeValidator(_in_catalog)]
+MAX_NAMED_PERMISSIONS = 500
+PermissionNames = Annotated[list[str], Field(max_length=MAX_NAMED_PERMISSIONS), BeforeValidator(_in_catalog)]

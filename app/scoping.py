@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.database import db_session
-from models import Tenant
+from models import Resource, Tenant
 from policies.problems import NotFound
 
 T = TypeVar("T")
@@ -22,6 +22,18 @@ def get_in_tenant(session: Session, model: type[T], tenant_id: uuid.UUID, object
     column: Any = model
     found = session.scalars(
         select(model).where(column.tenant_id == tenant_id, column.id == object_id)
+    ).one_or_none()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def get_resource(session: Session, tenant_id: uuid.UUID, type: str, external_id: str) -> Resource:
+    """A registered resource by the platform's own type and id, within the tenant."""
+    found = session.scalars(
+        select(Resource).where(
+            Resource.tenant_id == tenant_id, Resource.type == type, Resource.external_id == external_id
+        )
     ).one_or_none()
     if found is None:
         raise NotFound()

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     argon2_time_cost: Annotated[int, Field(ge=1)] = OWASP_MIN_TIME_COST
     argon2_parallelism: Annotated[int, Field(ge=1, le=16)] = 1
     max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
+    # The decision API's bodies: a batch of 1,000 evaluations needs more than other routes.
+    decision_max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
 
     @property
     def is_production(self) -> bool:

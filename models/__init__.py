@@ -1,9 +1,11 @@
 """SQLAlchemy 2 models. This package never imports `app`."""
 
+from models.app_permission import ApplicationPermission
 from models.audit import AuditEvent
 from models.base import Base, utcnow
 from models.client import Client
 from models.project import Project
+from models.resource import Resource
 from models.role import Role, RolePermission
 from models.session import LoginSession
 from models.tenant import PLATFORM_TENANT_SLUG, Tenant, TenantStatus
@@ -13,11 +15,13 @@ from models.user import User, UserRole, username_key
 __all__ = [
     "EPOCH_ROW_ID",
     "PLATFORM_TENANT_SLUG",
+    "ApplicationPermission",
     "AuditEvent",
     "Base",
     "Client",
     "LoginSession",
     "Project",
+    "Resource",
     "Role",
     "RolePermission",
     "Tenant",

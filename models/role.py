@@ -38,4 +38,7 @@ class RolePermission(Base):
     __tablename__ = "role_permissions"
 
     role_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True)
-    permission: Mapped[str] = mapped_column(String(64), primary_key=True)
+    permission: Mapped[str] = mapped_column(String(127), primary_key=True)
+    # ROADMAP "Conditions on grants": a CEL expression per grant. Reserved: nothing sets or
+    # evaluates it yet, and a decision refuses (denies) a grant that carries one.
+    condition: Mapped[str | None] = mapped_column(String(2000), default=None)

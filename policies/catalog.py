@@ -7,6 +7,7 @@ A deployer extends the catalog by adding members here (and a description).
 from __future__ import annotations
 
 import enum
+import re
 from types import MappingProxyType
 
 
@@ -24,6 +25,10 @@ class Permission(enum.StrEnum):
     PROJECTS_WRITE = "projects:write"
     # Extension of the contract: change or delete any project, not only one's own.
     PROJECTS_MANAGE = "projects:manage"
+    RESOURCES_READ = "resources:read"
+    RESOURCES_WRITE = "resources:write"
+    DECISIONS_EVALUATE = "decisions:evaluate"
+    TOKENS_INTROSPECT = "tokens:introspect"
     PLATFORM_READ = "platform:read"
     PLATFORM_WRITE = "platform:write"
 
@@ -50,6 +55,10 @@ DESCRIPTIONS: MappingProxyType[Permission, str] = MappingProxyType(
         Permission.PROJECTS_READ: "List and read projects.",
         Permission.PROJECTS_WRITE: "Create projects; change and delete the projects one owns.",
         Permission.PROJECTS_MANAGE: "Change and delete any project of the tenant.",
+        Permission.RESOURCES_READ: "List and read the resources registered for decisions.",
+        Permission.RESOURCES_WRITE: "Register, replace and remove resources for decisions.",
+        Permission.DECISIONS_EVALUATE: "Ask the AuthZEN decision API about the tenant's subjects.",
+        Permission.TOKENS_INTROSPECT: "Introspect tokens of the tenant (RFC 7662).",
         Permission.PLATFORM_READ: "Read anything in any tenant (platform operators only).",
         Permission.PLATFORM_WRITE: "Write anything in any tenant; create and suspend tenants.",
     }
@@ -93,11 +102,32 @@ TENANT_BUILTIN_ROLES = (BuiltinRole.ADMIN, BuiltinRole.MEMBER)
 PLATFORM_BUILTIN_ROLES = (BuiltinRole.PLATFORM_ADMIN, BuiltinRole.ADMIN, BuiltinRole.MEMBER)
 
 
-def parse_permissions(values: object) -> frozenset[Permission] | None:
-    """Permissions from an untrusted list of names, or None when anything is malformed."""
+# API.md, "Application permission": `<resource>:<action>`, never `platform:*`.
+PERMISSION_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}:[a-z][a-z0-9_-]{0,62}$")
+BUILTIN_NAMES = frozenset(p.value for p in Permission)
+
+
+def is_application_name(name: object) -> bool:
+    """A well-formed name for an application permission (not built-in, not platform)."""
+    return (
+        isinstance(name, str)
+        and PERMISSION_NAME.fullmatch(name) is not None
+        and name not in BUILTIN_NAMES
+        and not name.startswith("platform:")
+    )
+
+
+def parse_permissions(values: object) -> frozenset[str] | None:
+    """Permission names from an untrusted list (built-in members or well-formed application
+    names), or None when anything is malformed."""
     if not isinstance(values, list):
         return None
-    try:
-        return frozenset(Permission(v) for v in values)
-    except (ValueError, TypeError):
-        return None
+    parsed: set[str] = set()
+    for value in values:
+        if isinstance(value, str) and value in BUILTIN_NAMES:
+            parsed.add(Permission(value))
+        elif is_application_name(value):
+            parsed.add(value)
+        else:
+            return None
+    return frozenset(parsed)

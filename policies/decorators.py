@@ -9,17 +9,18 @@ input is never parsed.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from flask import current_app, g
+from flask import current_app, g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
 from policies.binding import RequestModels
-from policies.catalog import Permission
-from policies.principal import Principal
-from policies.problems import NotFound, PermissionDenied, Problem
+from policies.catalog import BUILTIN_NAMES, Permission
+from policies.principal import Principal, PrincipalKind
+from policies.problems import NotFound, PermissionDenied, Problem, Unauthenticated, WrongPrincipalKind
 from policies.rules import OwnerLoader, Ownership, RoutePolicy, TokenKind
 
 P = ParamSpec("P")
@@ -39,6 +40,26 @@ TenantExists = Callable[[uuid.UUID], bool]
 # that the problem response carries, so that a denial can be traced to its record.
 DENIAL_RECORDER = "authz.denial_recorder"
 DenialRecorder = Callable[[Principal, Problem], str]
+# The app registers here the application permissions defined now: a token's claim keeps an
+# application permission only while it is in the catalog (removal takes effect at once).
+# Without it, application permissions in claims count for nothing (deny by default).
+APPLICATION_CATALOG = "authz.application_catalog"
+ApplicationCatalog = Callable[[], frozenset[str]]
+
+
+@dataclass(frozen=True)
+class ClientCaller:
+    """A client that proved its secret in the request itself."""
+
+    client_id: str
+    tenant_id: uuid.UUID
+    scopes: frozenset[str]
+
+
+# The app registers here how a client authenticates in the request (RFC 6749 §2.3): None when
+# the request carries no client credentials; raises to refuse wrong ones.
+CLIENT_AUTHENTICATOR = "authz.client_authenticator"
+ClientAuthenticator = Callable[[], ClientCaller | None]
 
 
 def current_principal() -> Principal:
@@ -76,10 +97,21 @@ def enforce(policy: RoutePolicy, view_args: Mapping[str, Any]) -> Principal | No
     """Apply `policy` to the current request; raise a Problem to deny."""
     if policy.is_public:
         return None
+    if policy.client_credentials is not None:
+        authenticate: ClientAuthenticator = current_app.extensions[CLIENT_AUTHENTICATOR]
+        caller = authenticate()
+        if caller is not None:
+            if policy.client_credentials not in caller.scopes:
+                raise PermissionDenied([policy.client_credentials])
+            g.authz_client_caller = caller
+            return None
+        if not _bearer_presented():
+            raise Unauthenticated("Authenticate as a client, or with an access token.", error=None)
     verify_jwt_in_request(refresh=policy.token is TokenKind.REFRESH)
     principal = Principal.from_claims(get_jwt())
     check_state: TokenStateCheck = current_app.extensions[TOKEN_STATE_CHECK]
     check_state(principal)
+    principal = _in_catalog_now(principal)
     g.authz_principal = principal
 
     try:
@@ -88,6 +120,28 @@ def enforce(policy: RoutePolicy, view_args: Mapping[str, Any]) -> Principal | No
         _record(principal, denial)
         raise
     return principal
+
+
+def _bearer_presented() -> bool:
+    return request.headers.get("Authorization", "").lower().startswith("bearer ")
+
+
+def client_caller() -> ClientCaller | None:
+    """The client that authenticated in the request on a `client_credentials` route, if any."""
+    return g.get("authz_client_caller")
+
+
+def _in_catalog_now(principal: Principal) -> Principal:
+    """Drop application permissions removed since the token was issued (no cost for tokens
+    carrying built-in permissions only)."""
+    application = principal.permissions - BUILTIN_NAMES
+    if not application:
+        return principal
+    catalog: ApplicationCatalog | None = current_app.extensions.get(APPLICATION_CATALOG)
+    defined = catalog() if catalog is not None else frozenset()
+    if application <= defined:
+        return principal
+    return replace(principal, permissions=principal.permissions - (application - defined))
 
 
 def _record(principal: Principal, denial: Problem) -> None:
@@ -107,6 +161,8 @@ def _enforce_field_permissions(policy: RoutePolicy, principal: Principal, body: 
 
 
 def _authorize(policy: RoutePolicy, principal: Principal, view_args: Mapping[str, Any]) -> None:
+    if principal.kind not in policy.principals:
+        raise WrongPrincipalKind(policy.principals)
     if policy.tenant_param is not None:
         tenant_id = _path_uuid(view_args.get(policy.tenant_param))
         if tenant_id != principal.tenant_id:
@@ -147,9 +203,25 @@ def public(reason: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return _guard(RoutePolicy(token=TokenKind.NONE, reason=reason))
 
 
-def authenticated() -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Any valid access token of an active principal."""
-    return _guard(RoutePolicy(token=TokenKind.ACCESS))
+def authenticated(
+    *, principals: Iterable[PrincipalKind] = tuple(PrincipalKind)
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Any valid access token of an active principal (of the kinds `principals` names)."""
+    return _guard(RoutePolicy(token=TokenKind.ACCESS, principals=frozenset(principals)))
+
+
+def client_or_token(
+    client_scope: Permission, token_permission: Permission
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A client authenticating in the request whose scopes hold `client_scope`, or an access
+    token holding `token_permission` (RFC 7662 §2.1: the protected resource authenticates)."""
+    return _guard(
+        RoutePolicy(
+            token=TokenKind.ACCESS,
+            permissions=frozenset({token_permission}),
+            client_credentials=client_scope,
+        )
+    )
 
 
 def refresh_token_required() -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from policies.catalog import Permission, parse_permissions
+from policies.catalog import parse_permissions
 from policies.problems import Unauthenticated
 
 # RFC 8725 §3.10 asks that every claim a decision depends on is required, not defaulted.
@@ -38,17 +38,21 @@ class Principal:
     subject: str
     tenant_id: uuid.UUID
     roles: tuple[str, ...]
-    permissions: frozenset[Permission]
+    # Built-in `Permission` members and application permission names (plain strings).
+    permissions: frozenset[str]
     token_id: str
     token_type: str
     issued_at: int
     authz_version: int
     session_id: uuid.UUID | None = None
+    # The token's `permissions` claim left application permissions out to stay small
+    # (app.security.tokens); ask the catalog or the decision API for those.
+    permissions_partial: bool = False
 
-    def holds(self, permission: Permission) -> bool:
+    def holds(self, permission: str) -> bool:
         return permission in self.permissions
 
-    def missing(self, required: Iterable[Permission]) -> frozenset[Permission]:
+    def missing(self, required: Iterable[str]) -> frozenset[str]:
         return frozenset(required) - self.permissions
 
     @property
@@ -82,6 +86,9 @@ class Principal:
             session_id = uuid.UUID(str(claims["sid"])) if "sid" in claims else None
         except ValueError:
             raise Unauthenticated("The token carries a malformed claim.") from None
+        partial = claims.get("authz_partial", False)
+        if not isinstance(partial, bool):
+            raise Unauthenticated("The token carries a malformed claim.")
         kind = PrincipalKind.USER if session_id is not None else PrincipalKind.CLIENT
         if kind is PrincipalKind.CLIENT and claims.get("client_id") != subject:
             raise Unauthenticated("The token carries a malformed claim.")
@@ -96,4 +103,5 @@ class Principal:
             issued_at=claims["iat"],
             authz_version=claims["authz_ver"],
             session_id=session_id,
+            permissions_partial=partial,
         )

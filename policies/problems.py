@@ -101,3 +101,11 @@ class BadRequest(Problem):
     status = 400
     code = "bad_request"
     title = "Bad Request"
+
+
+class WrongPrincipalKind(PermissionDenied):
+    """The route admits other principals (a client on a user's route, or the reverse)."""
+
+    def __init__(self, admitted: Iterable[str]) -> None:
+        kinds = " or ".join(sorted(admitted))
+        super().__init__([], detail=f"This route admits only a {kinds} token.")

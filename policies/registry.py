@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from policies.decorators import TENANT_EXISTS, TOKEN_STATE_CHECK, policy_of
+from policies.decorators import CLIENT_AUTHENTICATOR, TENANT_EXISTS, TOKEN_STATE_CHECK, policy_of
 from policies.rules import RoutePolicy
 
 IMPLICIT_METHODS = frozenset({"HEAD", "OPTIONS"})
@@ -53,4 +53,9 @@ def ensure_every_route_guarded(app: Flask) -> list[RouteEntry]:
         raise UnguardedRouteError("no token state check is registered; tokens could not be revoked")
     if TENANT_EXISTS not in app.extensions:
         raise UnguardedRouteError("no tenant lookup is registered; platform routes could not scope")
-    return route_policies(app)
+    entries = route_policies(app)
+    if any(e.policy.client_credentials for e in entries) and CLIENT_AUTHENTICATOR not in app.extensions:
+        raise UnguardedRouteError(
+            "a route admits client credentials but no client authenticator is registered"
+        )
+    return entries

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from policies.catalog import Permission
+from policies.principal import PrincipalKind
+
+EVERY_KIND = frozenset(PrincipalKind)
 
 
 class TokenKind(enum.StrEnum):
@@ -41,12 +44,18 @@ class RoutePolicy:
     ownership: Ownership | None = None
     # Body fields that need a further permission when present: (field, permission) pairs.
     field_permissions: tuple[tuple[str, Permission], ...] = ()
+    # Which principals the route admits: a token of another kind is a 403 (e.g. a client has
+    # no session to log out nor password to change).
+    principals: frozenset[PrincipalKind] = EVERY_KIND
+    # Or a client authenticating in the request itself (RFC 6749 §2.3: HTTP Basic or the body)
+    # whose scopes hold this permission; a bearer token is then held to `permissions`.
+    client_credentials: Permission | None = None
     reason: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_public(self) -> bool:
-        return self.token is TokenKind.NONE
+        return self.token is TokenKind.NONE and self.client_credentials is None
 
     @property
     def platform_bypass(self) -> Permission:
@@ -59,8 +68,12 @@ class RoutePolicy:
         if self.is_public:
             return f"public ({self.reason})" if self.reason else "public"
         parts = [f"{self.token.value} token"]
+        if self.principals != EVERY_KIND:
+            parts[0] += " of a " + " or ".join(sorted(self.principals))
         if self.permissions:
             parts.append(" + ".join(sorted(self.permissions)))
+        if self.client_credentials:
+            parts.append(f"or client credentials with scope {self.client_credentials}")
         if self.tenant_param:
             parts.append(f"own tenant <{self.tenant_param}> (or {self.platform_bypass})")
         if self.ownership:
@@ -78,6 +91,10 @@ class RoutePolicy:
             ext["x-platform-permission"] = str(self.platform_bypass)
         if self.ownership:
             ext["x-ownership-override"] = str(self.ownership.override)
+        if self.principals != EVERY_KIND:
+            ext["x-principals"] = sorted(self.principals)
+        if self.client_credentials:
+            ext["x-client-credentials-scope"] = str(self.client_credentials)
         if self.field_permissions:
             ext["x-field-permissions"] = {
                 name: str(permission) for name, permission in self.field_permissions

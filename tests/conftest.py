@@ -14,7 +14,9 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 from app import create_app
+from app.catalog.store import catalog_cache_of
 from app.database import EXTENSION as DATABASE
+from app.decisions.engine import subject_cache_of
 from app.settings import Settings
 from tests import factories
 from tests.databases import fresh_database, is_postgres, upgrade
@@ -83,6 +85,9 @@ def bind_app(connection: Connection) -> Callable[[Flask], Flask]:
 def db(app: Flask, bind_app: Callable[[Flask], Flask], connection: Connection) -> Iterator[Session]:
     """The session the factories write with; requests see its flushed rows."""
     bind_app(app)
+    # Each test's epoch bumps are rolled back with it: a catalog cached by the last one is not ours.
+    catalog_cache_of(app).clear()
+    subject_cache_of(app).clear()
     session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     factories.bind(session, app)
     yield session

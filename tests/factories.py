@@ -19,7 +19,8 @@ from app.clients.service import hash_client_secret
 from app.provisioning import add_role, create_tenant, create_user, roles_by_name
 from app.security import CLIENT_SECRET_KEY, PASSWORDS
 from app.security.passwords import Passwords
-from models import Client, LoginSession, Project, Role, Tenant, User, utcnow
+from app.security.revocation import mark_revocation
+from models import ApplicationPermission, Client, LoginSession, Project, Resource, Role, Tenant, User, utcnow
 
 DEFAULT_PASSWORD = "a-long-enough-test-password"
 DEFAULT_CLIENT_SECRET = "a-test-client-secret-of-enough-entropy-0123456789"
@@ -194,3 +195,46 @@ class ClientFactory(BaseFactory):
         session.add(client)
         session.flush()
         return client
+
+
+class ApplicationPermissionFactory(BaseFactory):
+    """An application permission, as `POST /permissions` defines it (the epoch bumped, so
+    that a catalog cached by an earlier request of the test is reloaded)."""
+
+    class Meta:
+        model = ApplicationPermission
+
+    name = factory.Sequence(lambda n: f"things{n}:do")
+    description = ""
+    owner_override = None
+    member = False
+
+    @classmethod
+    def _create(cls, model_class: type[ApplicationPermission], *args: Any, **kwargs: Any) -> Any:
+        session = current_session()
+        row = ApplicationPermission(**kwargs)
+        session.add(row)
+        session.flush()
+        mark_revocation(session)
+        return row
+
+
+class ResourceFactory(BaseFactory):
+    class Meta:
+        model = Resource
+
+    tenant = factory.SubFactory(TenantFactory)
+    type = "record"
+    external_id = factory.Sequence(lambda n: f"record-{n}")
+    owner = None
+    properties: Any = factory.LazyFunction(dict)
+
+    @classmethod
+    def _create(cls, model_class: type[Resource], *args: Any, **kwargs: Any) -> Resource:
+        owner = kwargs.pop("owner")
+        tenant = kwargs.pop("tenant")
+        resource = Resource(tenant_id=tenant.id, owner_id=owner.id if owner else None, **kwargs)
+        session = current_session()
+        session.add(resource)
+        session.flush()
+        return resource

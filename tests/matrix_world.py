@@ -14,10 +14,13 @@ from typing import Any
 from app.audit import AuditAction, record
 from policies import BUILTIN_ROLE_PERMISSIONS, BuiltinRole, Permission
 from policies.catalog import PLATFORM_PERMISSIONS
+from policies.principal import PrincipalKind
 from tests.factories import (
     DEFAULT_CLIENT_SECRET,
+    ApplicationPermissionFactory,
     ClientFactory,
     ProjectFactory,
+    ResourceFactory,
     RoleFactory,
     TenantFactory,
     UserFactory,
@@ -32,9 +35,18 @@ class Actor:
     name: str
     tenant: str | None  # slug of the actor's tenant; None for anonymous
     role: BuiltinRole | None
+    scopes: frozenset[Permission] | None = None  # an integration client's, instead of a role
+
+    @property
+    def kind(self) -> PrincipalKind | None:
+        if self.scopes is not None:
+            return PrincipalKind.CLIENT
+        return PrincipalKind.USER if self.role is not None else None
 
     @property
     def permissions(self) -> frozenset[Permission]:
+        if self.scopes is not None:
+            return self.scopes
         if self.role is None:
             return frozenset()
         granted = BUILTIN_ROLE_PERMISSIONS[self.role]
@@ -47,6 +59,20 @@ ACTORS = [
     Actor("acme-member", "acme", BuiltinRole.MEMBER),
     Actor("platform-admin", "platform", BuiltinRole.PLATFORM_ADMIN),
     Actor("globex-admin", "globex", BuiltinRole.ADMIN),
+    Actor(
+        "acme-client",
+        "acme",
+        None,
+        scopes=frozenset(
+            {
+                Permission.PROJECTS_READ,
+                Permission.PROJECTS_WRITE,
+                Permission.USERS_READ,
+                Permission.RESOURCES_READ,
+                Permission.DECISIONS_EVALUATE,
+            }
+        ),
+    ),
 ]
 
 
@@ -58,18 +84,31 @@ def build_world() -> dict[str, Any]:
         for actor in ACTORS
         if actor.role is not None
     }
+    clients = {
+        actor.name: ClientFactory(
+            tenant=acme, client_id=actor.name, name=actor.name, scopes=sorted(actor.scopes)
+        )
+        for actor in ACTORS
+        if actor.scopes is not None
+    }
     owner = UserFactory(tenant=acme, username="owner", roles=["member"])
     target = UserFactory(tenant=acme, username="target", roles=["member"])
     role = RoleFactory(tenant=acme, name="reviewer", permissions=[Permission.PROJECTS_READ])
     client = ClientFactory(
-        tenant=acme, client_id="matrix-client", name="CI", scopes=[Permission.PROJECTS_READ]
+        tenant=acme,
+        client_id="matrix-client",
+        name="CI",
+        scopes=[Permission.PROJECTS_READ, Permission.TOKENS_INTROSPECT],
     )
+    ApplicationPermissionFactory(name="matrix:thing")
+    ResourceFactory(tenant=acme, type="invoices", external_id="inv-1")
     session = current_session()
     record(session, AuditAction.PROJECT_CREATED, tenant_id=acme.id, actor_id=owner.id)
     session.flush()
     return {
         "tenants": tenants,
         "users": users,
+        "clients": clients,
         "owner": owner,
         "target": target,
         "role": role,
@@ -88,4 +127,7 @@ PATH_VALUES: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
     "cid": lambda world, claims: world["client"].id,
     "sid": lambda world, claims: claims.get("sid", "00000000-0000-0000-0000-000000000000"),
     "filename": lambda world, claims: "css/swagger-ui.css",
+    "name": lambda world, claims: "matrix:thing",
+    "type": lambda world, claims: "invoices",
+    "resource_id": lambda world, claims: "inv-1",
 }

@@ -9,6 +9,9 @@ import pytest
 from tests.conftest import bearer
 from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory, UserFactory
 
+# RFC 7662 §2.1: the protected resource is authorized to introspect; here, by this scope.
+INTROSPECT = ["tokens:introspect"]
+
 
 @pytest.fixture
 def acme(db):
@@ -28,7 +31,7 @@ def test_a_client_sees_an_active_token_of_its_tenant(client, acme, login):
     user = UserFactory(tenant=acme, roles=["member"])
     token = login(user)["access_token"]
 
-    response = introspect(client, token, basic(ClientFactory(tenant=acme)))
+    response = introspect(client, token, basic(ClientFactory(tenant=acme, scopes=INTROSPECT)))
 
     body = response.get_json()
     assert response.status_code == 200
@@ -43,7 +46,7 @@ def test_a_client_sees_an_active_token_of_its_tenant(client, acme, login):
 def test_another_tenants_token_is_simply_inactive(client, acme, login):
     foreign_token = login(UserFactory(tenant=TenantFactory()))["access_token"]
 
-    body = introspect(client, foreign_token, basic(ClientFactory(tenant=acme))).get_json()
+    body = introspect(client, foreign_token, basic(ClientFactory(tenant=acme, scopes=INTROSPECT))).get_json()
 
     assert body == {"active": False}
 
@@ -52,14 +55,16 @@ def test_a_revoked_token_is_inactive_at_once(client, acme, login):
     tokens = login(UserFactory(tenant=acme))
     client.post("/auth/logout", headers=bearer(tokens["access_token"]))
 
-    body = introspect(client, tokens["access_token"], basic(ClientFactory(tenant=acme))).get_json()
+    body = introspect(
+        client, tokens["access_token"], basic(ClientFactory(tenant=acme, scopes=INTROSPECT))
+    ).get_json()
 
     assert body == {"active": False}
 
 
 @pytest.mark.parametrize("token", ["garbage", "a.b.c", ""], ids=["garbage", "three dots", "empty"])
 def test_anything_that_does_not_verify_is_inactive_or_refused(client, acme, token):
-    response = introspect(client, token, basic(ClientFactory(tenant=acme)))
+    response = introspect(client, token, basic(ClientFactory(tenant=acme, scopes=INTROSPECT)))
 
     if token:
         assert response.get_json() == {"active": False}
@@ -95,7 +100,7 @@ def test_an_unauthenticated_caller_is_refused(client):
 
 
 def test_a_wrong_client_secret_is_refused(client, acme):
-    row = ClientFactory(tenant=acme)
+    row = ClientFactory(tenant=acme, scopes=INTROSPECT)
     raw = f"{row.client_id}:wrong-secret".encode()
 
     response = introspect(client, "whatever", {"Authorization": "Basic " + base64.b64encode(raw).decode()})
@@ -107,12 +112,32 @@ def test_a_client_token_introspects_with_its_client_id(client, acme):
     row = ClientFactory(tenant=acme, scopes=["projects:read"])
     issued = client.post(
         "/auth/token",
-        data={"grant_type": "client_credentials"},
+        data={"grant_type": "client_credentials", "scope": "projects:read"},
         headers=basic(row),
     ).get_json()
 
-    body = introspect(client, issued["access_token"], basic(row)).get_json()
+    body = introspect(
+        client, issued["access_token"], basic(ClientFactory(tenant=acme, scopes=INTROSPECT))
+    ).get_json()
 
     assert body["active"] is True
     assert body["client_id"] == row.client_id
     assert body["scope"] == "projects:read"
+
+
+def test_a_client_without_tokens_introspect_is_refused_by_its_declared_policy(client, acme, login):
+    token = login(UserFactory(tenant=acme, roles=["member"]))["access_token"]
+
+    response = introspect(client, token, basic(ClientFactory(tenant=acme, scopes=["projects:read"])))
+
+    assert response.status_code == 403
+    assert response.get_json()["required_permissions"] == ["tokens:introspect"]
+
+
+def test_the_introspection_policy_is_declared(app):
+    from policies import route_policies
+
+    [entry] = [e for e in route_policies(app) if e.endpoint == "oauth.introspect"]
+
+    assert entry.policy.client_credentials == "tokens:introspect"
+    assert entry.policy.permissions == {"platform:read"}

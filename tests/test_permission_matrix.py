@@ -16,7 +16,7 @@ import pytest
 
 from app import create_app
 from app.settings import Settings
-from policies import RouteEntry, TokenKind, route_policies
+from policies import PrincipalKind, RouteEntry, TokenKind, route_policies
 from tests.conftest import bearer
 from tests.matrix_world import ACTORS, PATH_VALUES, TARGET_TENANT, Actor, build_world
 from tests.samples import all_bodies
@@ -38,8 +38,14 @@ def expected_outcome(entry: RouteEntry, actor: Actor) -> int | str:
     policy = entry.policy
     if policy.is_public:
         return SUCCESS
-    if actor.role is None:
+    if policy.client_credentials is not None:
+        return SUCCESS  # the sample authenticates as the world's client, which holds the scope
+    if actor.kind is None:
         return 401
+    if policy.token is TokenKind.REFRESH and actor.kind is PrincipalKind.CLIENT:
+        return 401  # a client has no refresh token: its access token is refused there
+    if actor.kind not in policy.principals:
+        return 403
     if policy.tenant_param is not None and actor.tenant != TARGET_TENANT:
         return SUCCESS if policy.platform_bypass in actor.permissions else 404
     if policy.permissions - actor.permissions:
@@ -77,7 +83,14 @@ def test_every_route_is_in_the_matrix():
 @pytest.mark.parametrize(("entry", "method", "actor"), CASES)
 def test_route_answers_what_its_policy_declares(app, client, login, world, entry, method, actor):
     headers, claims = {}, {}
-    if actor.role is not None:
+    if actor.kind is PrincipalKind.CLIENT:
+        issued = client.post(
+            "/auth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(actor.name, world["client_secret"]),
+        ).get_json()
+        headers = bearer(issued["access_token"])
+    elif actor.role is not None:
         tokens = login(world["users"][actor.name])
         token_kind = "refresh_token" if entry.policy.token is TokenKind.REFRESH else "access_token"
         headers = bearer(tokens[token_kind])
@@ -106,7 +119,9 @@ def test_route_answers_what_its_policy_declares(app, client, login, world, entry
     assert response.mimetype == "application/problem+json"
     if outcome == 401:
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    if outcome == 403:
+    if outcome == 403 and actor.kind not in entry.policy.principals:
+        assert problem["required_permissions"] == []
+    elif outcome == 403:
         missing = entry.policy.permissions - actor.permissions
         required = missing or {entry.policy.ownership.override}
         assert problem["required_permissions"] == sorted(required)

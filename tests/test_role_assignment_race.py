@@ -47,8 +47,8 @@ def test_a_role_deleted_while_it_is_being_assigned_is_a_409_not_a_500(pg_app, mo
 
     original = users_service._ensure_grantable
 
-    def grant_then_lose_the_race(actor, tenant, roles):
-        original(actor, tenant, roles)
+    def grant_then_lose_the_race(session, actor, tenant, roles):
+        original(session, actor, tenant, roles)
         with engine.begin() as other_request:  # another admin deletes the role meanwhile
             other_request.execute(delete(Role).where(Role.tenant_id == acme_id, Role.name == "reviewer"))
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from app.database import EXTENSION as DATABASE
 from app.errors import Conflict, ValidationFailed
-from app.provisioning import builtin_role, create_tenant, create_user
+from app.provisioning import add_role, builtin_role, create_tenant, create_user
 from app.security import PASSWORDS
 from app.users import service
 from models import AuditEvent, LoginSession, Role, User, UserRole
@@ -612,20 +612,27 @@ def test_service_refuses_to_grant_what_the_actor_lacks(session, acme, admin, pas
 # ----------------------------------------------------------------------------- last admin
 
 
+def deputy(tenant, permissions=ADMIN) -> User:
+    """A user holding `permissions` through a custom role, not the built-in `admin`: the grant
+    guards read what the actor holds now, so the actor's roles must really carry them."""
+    RoleFactory(tenant=tenant, name="deputy", permissions=sorted(permissions))
+    return UserFactory(tenant=tenant, roles=["deputy"])
+
+
 def test_service_refuses_to_delete_the_last_admin(session, acme, admin):
     with pytest.raises(Conflict):
-        service.delete_user(session, acme.id, admin.id, acting(UserFactory(tenant=acme, roles=["member"])))
+        service.delete_user(session, acme.id, admin.id, acting(deputy(acme)))
 
 
 def test_service_refuses_to_deactivate_the_last_admin(session, acme, admin, passwords):
-    operator = acting(UserFactory(tenant=acme, roles=["member"]))
+    operator = acting(deputy(acme))
 
     with pytest.raises(Conflict):
         service.update_user(session, passwords, acme.id, admin.id, operator, is_active=False)
 
 
 def test_service_refuses_to_take_admin_from_the_last_admin(session, db, acme, admin):
-    operator = acting(UserFactory(tenant=acme, roles=["member"]))
+    operator = acting(deputy(acme))
 
     with pytest.raises(Conflict):
         service.replace_roles(session, acme.id, admin.id, operator, ["member"])
@@ -637,7 +644,7 @@ def test_an_inactive_admin_does_not_count_as_another_admin(session, acme, admin)
     UserFactory(tenant=acme, roles=["admin"], is_active=False)
 
     with pytest.raises(Conflict):
-        service.delete_user(session, acme.id, admin.id, acting(UserFactory(tenant=acme, roles=["member"])))
+        service.delete_user(session, acme.id, admin.id, acting(deputy(acme)))
 
 
 def test_with_another_active_admin_the_admin_may_go(session, db, acme, admin):
@@ -667,7 +674,7 @@ def test_deactivating_the_last_admin_over_http_is_a_409(client, db, acme, admin,
 def test_the_last_platform_admin_is_kept_too(session, db):
     platform = TenantFactory(slug="platform")
     operator = UserFactory(tenant=platform, roles=["platform-admin"])
-    helper = UserFactory(tenant=platform, roles=["admin"])
+    helper = deputy(platform, set(Permission))
 
     with pytest.raises(Conflict):
         service.replace_roles(session, platform.id, operator.id, acting(helper, set(Permission)), ["admin"])
@@ -822,6 +829,9 @@ def seed_committed(an_app):
         create_user(seeding, acme, "alice", hashed, roles=[admin_role])
         create_user(seeding, acme, "alice2", hashed, roles=[admin_role])
         create_user(seeding, acme, "bob", hashed, roles=[builtin_role(seeding, acme, BuiltinRole.MEMBER)])
+        # Holds every permission through a custom role (the grant guards read the roles now).
+        deputy_role = add_role(seeding, acme, "deputy", sorted(ADMIN))
+        create_user(seeding, acme, "carol", hashed, roles=[deputy_role])
         ids = {u.username: u.id for u in seeding.scalars(select(User))}
         return acme.id, ids
 
@@ -856,8 +866,8 @@ def test_two_concurrent_demotions_cannot_both_pass(committing_app, monkeypatch):
     tenant_id, ids = seed_committed(committing_app)
     sessions = committing_app.extensions[DATABASE].sessions
     with sessions() as reading:
-        bob = reading.get(User, ids["bob"])
-        operator = acting(bob, set(Permission))
+        carol = reading.get(User, ids["carol"])
+        operator = acting(carol, set(Permission))
     first_inside, release_first = threading.Event(), threading.Event()
     invalidate = service.invalidate_access_tokens
 

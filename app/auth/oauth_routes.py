@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -15,7 +12,6 @@ from app.clients import service
 from app.clients.oauth import (
     OAuthError,
     client_credentials_from_request,
-    invalid_client,
     invalid_request,
     no_store,
     oauth_error_from,
@@ -25,18 +21,13 @@ from app.clients.oauth import (
 from app.clients.schemas import IntrospectionOut, OAuthErrorOut, TokenOut, token_request_body_schema
 from app.database import db_session
 from app.errors import problem_response, render_problem
-from policies import Permission, RoutePolicy, TokenKind, public
-from policies.decorators import enforce
+from policies import Permission, public
+from policies.decorators import client_caller, client_or_token
 from policies.problems import Problem
 
 bp = APIBlueprint("oauth", __name__, url_prefix="/auth", abp_tags=[Tag(name="oauth")])
 
 TOKEN_ENDPOINT = "oauth.token"
-
-# A bearer caller of /auth/introspect is held to this policy (and audited when refused).
-INTROSPECTION_BY_OPERATOR = RoutePolicy(
-    token=TokenKind.ACCESS, permissions=frozenset({Permission.PLATFORM_READ})
-)
 
 
 @bp.post(
@@ -57,34 +48,18 @@ def token() -> Response:
 
 
 @bp.post("/introspect", responses={200: IntrospectionOut, 400: OAuthErrorOut, 401: OAuthErrorOut})
-@public("RFC 7662: the caller authenticates in the request, as a client or with a platform:read token")
+@client_or_token(Permission.TOKENS_INTROSPECT, Permission.PLATFORM_READ)
 def introspect() -> Response:
     """Is this token active? Form or JSON `token`. The caller authenticates as a client
-    (Basic or body, and sees its own tenant's tokens only) or with an access token holding
-    platform:read (sees every tenant's)."""
+    holding tokens:introspect (Basic or body; it sees its own tenant's tokens only) or with an
+    access token holding platform:read (sees every tenant's)."""
     params = request_params()
-    visible_tenant = _introspection_caller(params)
+    caller = client_caller()
+    visible_tenant = caller.tenant_id if caller is not None else None
     token = params.get("token")
     if not isinstance(token, str):
         raise invalid_request("The token parameter is required.")
     return no_store(jsonify(introspection.describe(token, visible_tenant)))
-
-
-def _introspection_caller(params: dict[str, Any]) -> uuid.UUID | None:
-    """The tenant whose tokens the caller may see; None for a platform operator."""
-    credentials = client_credentials_from_request(params)
-    if credentials is not None:
-        try:
-            client = service.authenticate_client(
-                db_session(), client_id=credentials.client_id, client_secret=credentials.client_secret
-            )
-        except service.ClientAuthenticationFailed:
-            raise invalid_client() from None
-        return client.tenant_id
-    if request.headers.get("Authorization", "").lower().startswith("bearer "):
-        enforce(INTROSPECTION_BY_OPERATOR, {})
-        return None
-    raise invalid_client("Authenticate as a client, or with an access token holding platform:read.")
 
 
 bp.register_error_handler(OAuthError, render_oauth_error)

@@ -22,7 +22,7 @@ from app.auth.schemas import (
 from app.database import db_session
 from app.schemas import PROBLEM_RESPONSES
 from app.security import passwords, settings
-from policies import authenticated, current_principal, public, refresh_token_required
+from policies import PrincipalKind, authenticated, current_principal, public, refresh_token_required
 
 bp = APIBlueprint("auth", __name__, url_prefix="/auth", abp_tags=[Tag(name="auth")])
 
@@ -59,7 +59,7 @@ def refresh() -> dict[str, Any]:
 
 
 @bp.post("/logout", responses={204: None, **PROBLEM_RESPONSES})
-@authenticated()
+@authenticated(principals=[PrincipalKind.USER])
 def logout() -> tuple[str, int]:
     """End the caller's login session: its tokens stop working on the next request."""
     service.logout(db_session(), current_principal())
@@ -84,7 +84,7 @@ def me() -> dict[str, Any]:
 
 
 @bp.post("/password", responses={204: None, **PROBLEM_RESPONSES})
-@authenticated()
+@authenticated(principals=[PrincipalKind.USER])
 def change_password(body: PasswordChangeBody) -> tuple[str, int]:
     """Change one's own password; every other session of the user ends at once."""
     service.change_password(
@@ -94,7 +94,7 @@ def change_password(body: PasswordChangeBody) -> tuple[str, int]:
 
 
 @bp.get("/sessions", responses={200: SessionList, **PROBLEM_RESPONSES})
-@authenticated()
+@authenticated(principals=[PrincipalKind.USER])
 def list_sessions() -> dict[str, Any]:
     """The caller's own open login sessions, newest first."""
     principal = current_principal()
@@ -108,7 +108,7 @@ def list_sessions() -> dict[str, Any]:
 
 
 @bp.delete("/sessions/<uuid:sid>", responses={204: None, **PROBLEM_RESPONSES})
-@authenticated()
+@authenticated(principals=[PrincipalKind.USER])
 def end_session(path: SessionPath) -> tuple[str, int]:
     """End one of the caller's own sessions (another user's answers 404)."""
     service.end_session(db_session(), current_principal(), path.sid)

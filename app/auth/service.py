@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record
+from app.catalog.effective import Access, user_access
 from app.database import unit_of_work
 from app.errors import FieldError, InvalidCredentials, ValidationFailed
 from app.security.passwords import Passwords, password_length_problem
@@ -17,8 +18,7 @@ from app.security.revocation import mark_revocation
 from app.security.token_state import revoked
 from app.security.tokens import TokenClaims, TokenPair, issue_pair
 from app.settings import Settings
-from models import LoginSession, Role, RolePermission, Tenant, User, UserRole, username_key, utcnow
-from policies.catalog import PLATFORM_PERMISSIONS
+from models import LoginSession, Tenant, User, username_key, utcnow
 from policies.principal import Principal, PrincipalKind
 from policies.problems import NotFound, Problem, TenantSuspended
 
@@ -31,26 +31,9 @@ class ClientInfo:
     user_agent: str | None
 
 
-@dataclass(frozen=True)
-class Access:
-    roles: list[str]
-    permissions: list[str]
-
-
 def effective_access(session: Session, user: User, tenant: Tenant) -> Access:
-    """The user's role names and the union of their permissions, in one query."""
-    rows = session.execute(
-        select(Role.name, RolePermission.permission)
-        .join(UserRole, UserRole.role_id == Role.id)
-        .outerjoin(RolePermission, RolePermission.role_id == Role.id)
-        .where(UserRole.user_id == user.id, Role.tenant_id == tenant.id)
-    ).all()
-    roles = sorted({name for name, _ in rows})
-    permissions = {permission for _, permission in rows if permission}
-    if not tenant.is_platform:
-        # Defence in depth: platform permissions never take effect in an ordinary tenant.
-        permissions -= {str(p) for p in PLATFORM_PERMISSIONS}
-    return Access(roles, sorted(permissions))
+    """The user's role names and effective permissions now (policies.derivation)."""
+    return user_access(session, user.id, tenant)
 
 
 def resolve_tenant_slug(requested: str | None, settings: Settings) -> str:
@@ -138,7 +121,7 @@ def _issue(session: Session, user: User, tenant: Tenant, session_id: uuid.UUID) 
     claims = TokenClaims(
         tenant_id=tenant.id,
         roles=access.roles,
-        permissions=access.permissions,
+        permissions=sorted(access.permissions),
         authz_version=user.authz_version,
         session_id=session_id,
     )

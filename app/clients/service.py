@@ -24,6 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record
+from app.catalog.effective import client_permissions, ensure_grantable_now
+from app.catalog.store import current_catalog
 from app.clients.oauth import (
     ClientCredentials,
     client_credentials_from_request,
@@ -41,8 +43,6 @@ from app.scoping import get_in_tenant, get_tenant
 from app.security import client_secret_key, settings
 from app.security.tokens import TokenClaims, issue_access_token
 from models import Client, Tenant, utcnow
-from policies.catalog import PLATFORM_PERMISSIONS, Permission
-from policies.grants import ensure_grantable
 from policies.principal import Principal, PrincipalKind
 
 __all__ = [
@@ -66,8 +66,6 @@ SECRET_BYTES = 32
 MAX_CLIENT_ID_LENGTH = 64  # models.Client.client_id
 # Compared against when the client is unknown, so that the answer costs the same (no enumeration).
 _NO_SUCH_HASH = "0" * 64
-_CATALOG = frozenset(p.value for p in Permission)
-_PLATFORM = frozenset(p.value for p in PLATFORM_PERMISSIONS)
 ROTATE_REVOKED = "A revoked client cannot be given a new secret; create a new client."
 
 
@@ -104,12 +102,12 @@ def list_clients(
 
 
 def create_client(
-    session: Session, tenant_id: uuid.UUID, *, name: str, scopes: Collection[Permission], actor: Principal
+    session: Session, tenant_id: uuid.UUID, *, name: str, scopes: Collection[str], actor: Principal
 ) -> tuple[Client, str]:
     """A new client and its secret (the only time the secret exists outside the caller)."""
     with unit_of_work(session):
         tenant = get_tenant(session, tenant_id)
-        ensure_grantable(actor, scopes, in_platform_tenant=tenant.is_platform, field="scopes")
+        ensure_grantable_now(session, actor, scopes, in_platform_tenant=tenant.is_platform, field="scopes")
         secret = new_client_secret()
         client = Client(
             tenant_id=tenant_id,
@@ -143,7 +141,14 @@ def rotate_secret(
             raise Conflict(ROTATE_REVOKED)
         # The new secret hands its holder the client's scopes: nobody gets what they do not hold.
         tenant = get_tenant(session, tenant_id)
-        ensure_grantable(actor, _known(client.scopes), in_platform_tenant=tenant.is_platform, field="scopes")
+        catalog = current_catalog(session)
+        ensure_grantable_now(
+            session,
+            actor,
+            [s for s in client.scopes if catalog.knows(s)],  # a permission may have been removed since
+            in_platform_tenant=tenant.is_platform,
+            field="scopes",
+        )
         secret = new_client_secret()
         client.secret_hash = hash_client_secret(secret, client_secret_key())
         client.secret_rotated_at = utcnow()
@@ -177,11 +182,6 @@ def revoke_client(session: Session, tenant_id: uuid.UUID, client_uuid: uuid.UUID
             target_id=client.id,
             details={"client_id": client.client_id},
         )
-
-
-def _known(scopes: Collection[str]) -> list[Permission]:
-    """Stored scopes still in the catalog (a deployer may have removed a permission since)."""
-    return [Permission(s) for s in scopes if s in _CATALOG]
 
 
 # --- client authentication --------------------------------------------------------------
@@ -261,9 +261,8 @@ def issue_client_token(
         raise invalid_client() from None
 
     tenant = session.get_one(Tenant, client.tenant_id)
-    allowed = {s for s in client.scopes if s in _CATALOG}
-    if not tenant.is_platform:
-        allowed -= _PLATFORM  # defence in depth: never effective outside the platform tenant
+    # One derivation (policies.derivation); a client's owner bound plugs in as `owner_bound`.
+    allowed = set(client_permissions(current_catalog(session), client, in_platform_tenant=tenant.is_platform))
     requested = set(token_request.scope.split()) if token_request.scope is not None else None
     # A scope parameter naming nothing (only spaces) is malformed, not a request for everything.
     if requested is not None and (not requested or not requested <= allowed):

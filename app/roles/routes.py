@@ -6,18 +6,26 @@ from typing import Any
 
 from flask_openapi3 import APIBlueprint, Tag
 
+from app.catalog.effective import role_permissions
+from app.catalog.store import current_catalog
 from app.database import db_session
 from app.roles import service
 from app.roles.schemas import RoleCreate, RoleOut, RolePage, RolePath, RoleUpdate
 from app.schemas import PROBLEM_RESPONSES, PageQuery, ProblemOut, TenantPath, page_of
+from app.scoping import get_tenant
 from models import Role
 from policies import Permission, current_principal, tenant_scoped
 
 bp = APIBlueprint("roles", __name__, url_prefix="/tenants/<uuid:tid>/roles", abp_tags=[Tag(name="roles")])
 
 
-def out(role: Role) -> dict[str, Any]:
-    return RoleOut.model_validate(role).model_dump(mode="json")
+def out(role: Role, in_platform_tenant: bool | None = None) -> dict[str, Any]:
+    """A role as read: a built-in role's permissions derived from the catalog now."""
+    session = db_session()
+    if in_platform_tenant is None:
+        in_platform_tenant = get_tenant(session, role.tenant_id).is_platform
+    permissions = role_permissions(role, current_catalog(session), in_platform_tenant=in_platform_tenant)
+    return {**RoleOut.model_validate(role).model_dump(mode="json"), "permissions": sorted(permissions)}
 
 
 @bp.get("", responses={200: RolePage, **PROBLEM_RESPONSES})
@@ -25,7 +33,8 @@ def out(role: Role) -> dict[str, Any]:
 def list_roles(path: TenantPath, query: PageQuery) -> dict[str, Any]:
     """The tenant's roles, built-in ones included, oldest first, a page at a time."""
     items, next_cursor = service.list_roles(db_session(), path.tid, limit=query.limit, cursor=query.cursor)
-    return page_of([out(r) for r in items], next_cursor)
+    in_platform_tenant = get_tenant(db_session(), path.tid).is_platform
+    return page_of([out(r, in_platform_tenant) for r in items], next_cursor)
 
 
 @bp.post("", responses={201: RoleOut, 409: ProblemOut, **PROBLEM_RESPONSES})

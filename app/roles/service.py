@@ -12,18 +12,17 @@ from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record
 from app.auth.service import invalidate_access_tokens
+from app.catalog.effective import ensure_grantable_now, held_now
+from app.catalog.store import current_catalog
 from app.database import flush_or_conflict, unit_of_work
 from app.errors import Conflict
 from app.pagination import paginate
 from app.scoping import get_in_tenant, get_tenant
 from models import Role, RolePermission, UserRole
-from policies.catalog import Permission
-from policies.grants import ensure_grantable
 from policies.principal import Principal
 from policies.problems import PermissionDenied
 
 DUPLICATE_NAME = "A role with this name already exists in the tenant."
-CATALOG = frozenset(Permission)
 BUILTIN_IMMUTABLE = "Built-in roles cannot be changed or deleted; create a custom role instead."
 
 
@@ -45,11 +44,13 @@ def create_role(
     *,
     name: str,
     description: str,
-    permissions: Collection[Permission],
+    permissions: Collection[str],
     actor: Principal,
 ) -> Role:
     tenant = get_tenant(session, tenant_id)
-    ensure_grantable(actor, permissions, in_platform_tenant=tenant.is_platform, field="permissions")
+    ensure_grantable_now(
+        session, actor, permissions, in_platform_tenant=tenant.is_platform, field="permissions"
+    )
     wanted = sorted({str(p) for p in permissions})
     with unit_of_work(session):
         role = Role(
@@ -81,7 +82,7 @@ def update_role(
     actor: Principal,
     name: str | None = None,
     description: str | None = None,
-    permissions: Collection[Permission] | None = None,
+    permissions: Collection[str] | None = None,
 ) -> Role:
     """Change what is given (None leaves a field as it is).
 
@@ -94,7 +95,12 @@ def update_role(
         tenant = get_tenant(session, tenant_id)
         current = {g.permission for g in role.grants}
         wanted = current if permissions is None else {str(p) for p in permissions}
-        ensure_grantable(actor, wanted | current, in_platform_tenant=tenant.is_platform, field="permissions")
+        catalog = current_catalog(session)
+        # A grant whose permission was removed from the catalog since is dropped, not checked.
+        current = {p for p in current if catalog.knows(p)}
+        ensure_grantable_now(
+            session, actor, wanted | current, in_platform_tenant=tenant.is_platform, field="permissions"
+        )
 
         details: dict[str, Any] = {}
         if name is not None and name != role.name:
@@ -137,7 +143,8 @@ def delete_role(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID, *, a
     with unit_of_work(session):
         role = _custom_role(session, tenant_id, role_id)
         carried = role.permissions
-        missing = sorted({p for p in carried if p in CATALOG} - actor.permissions)
+        catalog = current_catalog(session)
+        missing = sorted({p for p in carried if catalog.knows(p)} - held_now(session, actor, catalog))
         if missing:
             detail = f"You cannot delete a role carrying permissions you do not hold: {', '.join(missing)}."
             raise PermissionDenied(missing, detail=detail)

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import bindparam, select, update
 
 from app.database import db_session, unit_of_work
@@ -93,9 +93,18 @@ class TokenStateChecker:
         if principal.kind is PrincipalKind.CLIENT:
             self._touch_client(principal)
 
+    def current_epoch(self) -> int:
+        """The revocation epoch, read once per request (other epoch-keyed caches share it)."""
+        if has_request_context() and "authz_epoch" in g:
+            return int(g.authz_epoch)
+        epoch = self.mirror.current() if self.mirror else database_epoch()
+        if has_request_context():
+            g.authz_epoch = epoch
+        return epoch
+
     def state_of(self, principal: Principal) -> TokenState:
         # Read the epoch BEFORE loading: an answer is only as fresh as the epoch it carries.
-        epoch = self.mirror.current() if self.mirror else database_epoch()
+        epoch = self.current_epoch()
         key = _cache_key(principal)
         now = time.monotonic()
         with self._lock:

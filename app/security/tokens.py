@@ -20,6 +20,7 @@ from flask import Flask, Response, current_app
 from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, get_jti
 
 from app.errors import render_problem
+from app.security.claim_budget import fit_claims
 from app.security.keys import KeyRing
 from app.security.token_cache import VerifiedToken, VerifiedTokenCache
 from app.settings import Settings
@@ -29,7 +30,9 @@ EXTENSION = "authz.keyring"
 
 # Claims flask-jwt-extended and PyJWT own; an additional claim must never replace one.
 REGISTERED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "type", "fresh", "csrf"})
-ADDITIONAL_CLAIMS = frozenset({"tenant_id", "roles", "permissions", "sid", "client_id", "authz_ver"})
+ADDITIONAL_CLAIMS = frozenset(
+    {"tenant_id", "roles", "permissions", "sid", "client_id", "authz_ver", "authz_partial"}
+)
 # RFC 8725 §3.5 / §3.10: headers that would let a token choose its own key are refused.
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
 REQUIRED_CLAIMS = ["iss", "sub", "exp", "iat", "nbf", "jti", "type"]
@@ -47,12 +50,15 @@ class TokenClaims:
     client_id: str | None = None
 
     def as_additional_claims(self) -> dict[str, Any]:
+        fitted = fit_claims(self.roles, self.permissions)  # under 8 KiB whatever the roles
         claims: dict[str, Any] = {
             "tenant_id": str(self.tenant_id),
-            "roles": sorted(self.roles),
-            "permissions": sorted(self.permissions),
+            "roles": fitted.roles,
+            "permissions": fitted.permissions,
             "authz_ver": self.authz_version,
         }
+        if fitted.partial:
+            claims["authz_partial"] = True
         if self.session_id is not None:
             claims["sid"] = str(self.session_id)
         if self.client_id is not None:

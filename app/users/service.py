@@ -18,21 +18,21 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 
 from app.audit import AuditAction, record
 from app.auth.service import invalidate_access_tokens, revoke_sessions
+from app.catalog.effective import ensure_grantable_now, held_now, role_permissions, user_access
+from app.catalog.store import current_catalog
 from app.database import flush_or_conflict, unit_of_work
 from app.errors import Conflict, FieldError, ValidationFailed
 from app.pagination import paginate
 from app.provisioning import roles_by_name
 from app.scoping import get_in_tenant, get_tenant
 from app.security.passwords import Passwords, password_length_problem
-from models import Role, RolePermission, Tenant, User, UserRole, username_key
-from policies.catalog import PLATFORM_PERMISSIONS, BuiltinRole
-from policies.grants import ensure_grantable
+from models import Role, Tenant, User, UserRole, username_key
+from policies.catalog import BuiltinRole
 from policies.principal import Principal, PrincipalKind
 from policies.problems import PermissionDenied, Problem
 
 DUPLICATE_USERNAME = "A user with this username already exists in the tenant."
 ROLES_CHANGED_CONCURRENTLY = "The tenant's roles changed while the user was being saved; try again."
-PLATFORM_PERMISSION_NAMES = frozenset(str(p) for p in PLATFORM_PERMISSIONS)
 
 
 class Unchanged(enum.Enum):
@@ -112,7 +112,7 @@ def create_user(
     with unit_of_work(session):
         tenant = get_tenant(session, tenant_id)
         granted = _resolve_roles(session, tenant, roles)
-        _ensure_grantable(actor, tenant, granted)
+        _ensure_grantable(session, actor, tenant, granted)
         user = User(
             id=uuid.uuid4(),
             tenant_id=tenant.id,
@@ -219,7 +219,7 @@ def replace_roles(
         user = get_in_tenant(session, User, tenant_id, user_id)
         _ensure_may_manage(session, actor, tenant, user)
         wanted = _resolve_roles(session, tenant, role_names)
-        _ensure_grantable(actor, tenant, wanted)
+        _ensure_grantable(session, actor, tenant, wanted)
         before, after = user.role_names, _names(wanted)
         if before == after:
             return user
@@ -287,24 +287,21 @@ def _names(roles: Iterable[Role]) -> list[str]:
     return sorted(role.name for role in roles)
 
 
-def _ensure_grantable(actor: Principal, tenant: Tenant, roles: Iterable[Role]) -> None:
-    permissions = {grant.permission for role in roles for grant in role.grants}
-    ensure_grantable(actor, permissions, in_platform_tenant=tenant.is_platform, field="roles")  # type: ignore[arg-type]
+def _ensure_grantable(session: Session, actor: Principal, tenant: Tenant, roles: Iterable[Role]) -> None:
+    catalog = current_catalog(session)
+    permissions: set[str] = set()
+    for role in roles:
+        # Unfiltered: a platform permission smuggled into an ordinary tenant's role is refused (422).
+        permissions |= role_permissions(role, catalog, in_platform_tenant=True)
+    ensure_grantable_now(session, actor, permissions, in_platform_tenant=tenant.is_platform, field="roles")
 
 
 def _ensure_may_manage(session: Session, actor: Principal, tenant: Tenant, user: User) -> None:
     """Refuse to touch a user who holds a permission the actor lacks: setting their password
     or roles would hand the actor that permission (privilege escalation, OWASP API5)."""
-    held = set(
-        session.scalars(
-            select(RolePermission.permission)
-            .join(UserRole, UserRole.role_id == RolePermission.role_id)
-            .where(UserRole.user_id == user.id, UserRole.tenant_id == tenant.id)
-        )
-    )
-    if not tenant.is_platform:
-        held -= PLATFORM_PERMISSION_NAMES  # never in effect outside the platform tenant
-    missing = held - set(actor.permissions)
+    catalog = current_catalog(session)
+    held = user_access(session, user.id, tenant, catalog).permissions
+    missing = held - held_now(session, actor, catalog)
     if missing:
         raise PermissionDenied(
             missing,

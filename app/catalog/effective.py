@@ -1,0 +1,119 @@
+"""Loading what the derivation (policies.derivation) needs, for users, clients and roles.
+
+Login, refresh, the token endpoint, the decision API and the grant guards all come here;
+none of them unions role grants on its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from app.catalog.store import current_catalog
+from models import Client, Role, RolePermission, Tenant, UserRole
+from policies.derivation import Catalog, effective_permissions
+from policies.grants import ensure_grantable
+from policies.principal import Principal, PrincipalKind
+
+
+@dataclass(frozen=True)
+class Access:
+    roles: list[str]
+    permissions: frozenset[str]
+
+
+def user_access(
+    session: Session, user_id: uuid.UUID, tenant: Tenant, catalog: Catalog | None = None
+) -> Access:
+    """A user's role names and effective permissions now: one query (plus the cached catalog)."""
+    catalog = catalog or current_catalog(session)
+    rows = session.execute(
+        select(Role.name, Role.builtin, RolePermission.permission)
+        .join(UserRole, UserRole.role_id == Role.id)
+        # A grant carrying a condition counts for nothing until conditions are evaluated (ROADMAP).
+        .outerjoin(
+            RolePermission, and_(RolePermission.role_id == Role.id, RolePermission.condition.is_(None))
+        )
+        .where(UserRole.user_id == user_id, Role.tenant_id == tenant.id)
+    ).all()
+    return access_from_rows(catalog, rows, in_platform_tenant=tenant.is_platform)
+
+
+def access_from_rows(
+    catalog: Catalog, rows: Iterable[tuple[str, bool, str | None]], *, in_platform_tenant: bool
+) -> Access:
+    """(role name, builtin, granted permission) rows of one user, derived."""
+    rows = list(rows)
+    builtin = {name for name, is_builtin, _ in rows if is_builtin}
+    granted = {permission for _, is_builtin, permission in rows if permission and not is_builtin}
+    permissions = effective_permissions(
+        catalog, builtin_roles=builtin, granted=granted, in_platform_tenant=in_platform_tenant
+    )
+    return Access(sorted({name for name, _, _ in rows}), permissions)
+
+
+def client_permissions(
+    catalog: Catalog, client: Client, *, in_platform_tenant: bool, owner_bound: frozenset[str] | None = None
+) -> frozenset[str]:
+    """A client's effective scopes now. `owner_bound` is its owner's effective set now: a
+    client never holds more than its owner (API.md, Client)."""
+    return effective_permissions(
+        catalog, granted=client.scopes, in_platform_tenant=in_platform_tenant, bound=owner_bound
+    )
+
+
+def role_permissions(role: Role, catalog: Catalog, *, in_platform_tenant: bool) -> frozenset[str]:
+    """What a role grants now: a built-in role's set is derived, a custom role's is its grants."""
+    if role.builtin:
+        return effective_permissions(
+            catalog, builtin_roles=[role.name], in_platform_tenant=in_platform_tenant
+        )
+    return effective_permissions(
+        catalog, granted=[g.permission for g in role.grants], in_platform_tenant=in_platform_tenant
+    )
+
+
+def held_now(session: Session, actor: Principal, catalog: Catalog | None = None) -> frozenset[str]:
+    """What the caller holds now, for the grant guards: the derivation from the database,
+    narrowed to the built-in permissions its token carries (a client may have asked for fewer
+    scopes). Application permissions count as the database says for a user (one defined
+    after the token was issued is held: its admin role derives it) and as the token says for
+    a client, unless the token's claim left them out (its size cap)."""
+    catalog = catalog or current_catalog(session)
+    tenant = session.get_one(Tenant, actor.tenant_id)
+    if actor.kind is PrincipalKind.USER and actor.subject_uuid is not None:
+        now = user_access(session, actor.subject_uuid, tenant, catalog).permissions
+    else:
+        client = session.scalars(
+            select(Client).where(Client.client_id == actor.subject, Client.tenant_id == actor.tenant_id)
+        ).one_or_none()
+        if client is None:
+            return frozenset()
+        now = client_permissions(catalog, client, in_platform_tenant=tenant.is_platform)
+    carried = set(actor.permissions)
+    if actor.kind is PrincipalKind.USER or actor.permissions_partial:
+        carried |= catalog.application.keys()
+    return now & frozenset(carried)
+
+
+def ensure_grantable_now(
+    session: Session,
+    actor: Principal,
+    permissions: Iterable[str],
+    *,
+    in_platform_tenant: bool,
+    field: str,
+) -> None:
+    """policies.grants.ensure_grantable against the catalog and the caller's permissions now."""
+    catalog = current_catalog(session)
+    ensure_grantable(
+        held_now(session, actor, catalog),
+        permissions,
+        catalog=catalog,
+        in_platform_tenant=in_platform_tenant,
+        field=field,
+    )

@@ -1,0 +1,89 @@
+"""Bodies and answers of `/permissions`."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
+
+from app.errors import FieldError, ValidationFailed
+from app.schemas import NO_CONTROL, Out, PageQuery, StrictBody
+from policies.catalog import BUILTIN_NAMES, PERMISSION_NAME, is_application_name
+
+Description = Annotated[str, StringConstraints(max_length=500, pattern=NO_CONTROL)]
+PermissionName = Annotated[str, StringConstraints(max_length=127)]
+
+
+def _application_name(value: object) -> object:
+    """Well-formed and not platform:* (a built-in name is a 409 from the service: it exists)."""
+    if isinstance(value, str) and not (value in BUILTIN_NAMES or is_application_name(value)):
+        raise PydanticCustomError(
+            "permission_name",
+            "must be <resource>:<action> (lowercase letters, digits, '_', '-'), not built-in, not platform:*",
+        )
+    return value
+
+
+class PermissionCreate(StrictBody):
+    name: PermissionName
+    description: Description = ""
+    owner_override: PermissionName | None = None
+    member: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _application(cls, value: str) -> str:
+        _application_name(value)
+        return value
+
+
+class PermissionUpdate(StrictBody):
+    description: Description | None = None
+    owner_override: PermissionName | None = None
+    member: bool | None = None
+
+    @field_validator("description", "member", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise PydanticCustomError("null", "may be left out but not null")
+        return value
+
+
+class PermissionPath(BaseModel):
+    name: PermissionName
+
+
+class PermissionOut(Out):
+    name: str
+    description: str
+    builtin: bool
+    platform_only: bool
+    owner_override: str | None
+    member: bool
+
+
+class CatalogOut(BaseModel):
+    items: list[PermissionOut]
+    next_cursor: str | None
+
+
+class CatalogQuery(PageQuery):
+    limit: Annotated[int, Field(ge=1, le=100)] = 100
+
+
+def encode_name_cursor(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).rstrip(b"=").decode()
+
+
+def decode_name_cursor(cursor: str) -> str:
+    try:
+        name = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        name = ""
+    if PERMISSION_NAME.fullmatch(name) is None:
+        raise ValidationFailed([FieldError("cursor", "is not a cursor this API issued")])
+    return name

@@ -1,0 +1,34 @@
+"""For the policy layer (policies.decorators.CLIENT_AUTHENTICATOR): a client authenticating in
+the request itself (RFC 6749 §2.3), with its effective scopes now."""
+
+from __future__ import annotations
+
+from flask import request
+
+from app.catalog.effective import client_permissions
+from app.catalog.store import current_catalog
+from app.clients import service
+from app.clients.oauth import client_credentials_from_request, invalid_client, request_params
+from app.database import db_session
+from models import Tenant
+from policies.decorators import ClientCaller
+
+
+def request_client() -> ClientCaller | None:
+    """None when the request carries no client credentials; wrong ones are `invalid_client`."""
+    credentials = client_credentials_from_request(request_params())
+    if credentials is None:
+        if not request.headers.get("Authorization", "").lower().startswith("bearer "):
+            # RFC 7662 §2.1: the caller must authenticate; answered in RFC 6749 §5.2 form.
+            raise invalid_client("Authenticate as a client, or with an access token.")
+        return None
+    session = db_session()
+    try:
+        client = service.authenticate_client(
+            session, client_id=credentials.client_id, client_secret=credentials.client_secret
+        )
+    except service.ClientAuthenticationFailed:
+        raise invalid_client() from None
+    tenant = session.get_one(Tenant, client.tenant_id)
+    scopes = client_permissions(current_catalog(session), client, in_platform_tenant=tenant.is_platform)
+    return ClientCaller(client.client_id, client.tenant_id, scopes)

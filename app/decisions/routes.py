@@ -1,0 +1,211 @@
+"""The AuthZEN 1.0 decision API (`/access/v1/*`) and its metadata.
+
+Errors follow AuthZEN, not the rest of the contract: a malformed request is a 400, unknown
+fields are ignored; the routes parse their own bodies (app.decisions.requests), after the
+policy allowed the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, ConfigDict
+
+from app.database import db_session
+from app.decisions import engine, search
+from app.decisions.requests import (
+    Malformed,
+    action_of,
+    bad_request,
+    batch_of,
+    evaluation_of,
+    json_body,
+    page_of,
+    resource_of,
+    subject_of,
+)
+from app.schemas import PROBLEM_RESPONSES, ProblemOut
+from app.security import settings
+from policies import Permission, current_principal, public, require
+
+bp = APIBlueprint("decisions", __name__, url_prefix="/access/v1", abp_tags=[Tag(name="decisions")])
+metadata_bp = APIBlueprint("authzen", __name__, url_prefix="/.well-known", abp_tags=[Tag(name="discovery")])
+
+RESPONSES: dict[int, Any] = {**PROBLEM_RESPONSES, 400: ProblemOut}
+
+
+class DecisionOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    decision: bool
+
+
+class EvaluationsOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    evaluations: list[DecisionOut]
+
+
+class SearchOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    results: list[dict[str, Any]]
+    page: dict[str, Any]
+
+
+@bp.before_request
+def _larger_bodies() -> None:
+    """A batch of 1,000 evaluations is larger than other routes' bodies (Flask reads this per request)."""
+    request.max_content_length = settings().decision_max_body_bytes
+
+
+def _entity(required: list[str], *names: str) -> dict[str, Any]:
+    properties: dict[str, Any] = {name: {"type": "string"} for name in names}
+    properties["properties"] = {"type": "object"}
+    return {"type": "object", "required": required, "properties": properties}
+
+
+SUBJECT = _entity(["type", "id"], "type", "id")
+ACTION = _entity(["name"], "name")
+RESOURCE = _entity(["type", "id"], "type", "id")
+PAGE = {"type": "object", "properties": {"limit": {"type": "integer"}, "token": {"type": "string"}}}
+
+
+def _documented(schema: dict[str, Any]) -> dict[str, Any]:
+    """The request body in the OpenAPI document (the routes parse it themselves, AuthZEN's way)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+EVALUATION_DOC = {
+    "type": "object",
+    "required": ["subject", "action", "resource"],
+    "properties": {"subject": SUBJECT, "action": ACTION, "resource": RESOURCE, "context": {"type": "object"}},
+}
+EVALUATIONS_DOC = {
+    "type": "object",
+    "properties": {
+        **EVALUATION_DOC["properties"],
+        "evaluations": {"type": "array", "maxItems": 1000, "items": {"type": "object"}},
+        "options": {
+            "type": "object",
+            "properties": {
+                "evaluations_semantic": {
+                    "enum": ["execute_all", "deny_on_first_deny", "permit_on_first_permit"]
+                }
+            },
+        },
+    },
+}
+SEARCH_DOC = {"type": "object", "properties": {**EVALUATION_DOC["properties"], "page": PAGE}}
+
+
+def scope() -> engine.Scope:
+    principal = current_principal()
+    return engine.Scope(principal.tenant_id, principal.holds(Permission.PLATFORM_READ))
+
+
+def _single(body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        evaluation = evaluation_of(body)
+    except Malformed as exc:
+        raise bad_request(exc) from None
+    [decision] = engine.evaluate_all(db_session(), scope(), [evaluation], "execute_all")
+    return decision.as_json()
+
+
+@bp.post(
+    "/evaluation", responses={200: DecisionOut, **RESPONSES}, openapi_extensions=_documented(EVALUATION_DOC)
+)
+@require(Permission.DECISIONS_EVALUATE)
+def evaluation() -> dict[str, Any]:
+    """AuthZEN access evaluation: may `subject` do `action` on `resource` now?
+
+    The permission asked is `<resource.type>:<action.name>`; ownership applies when that
+    permission has an owner override the subject lacks."""
+    return _single(json_body())
+
+
+@bp.post(
+    "/evaluations",
+    responses={200: EvaluationsOut, **RESPONSES},
+    openapi_extensions=_documented(EVALUATIONS_DOC),
+)
+@require(Permission.DECISIONS_EVALUATE)
+def evaluations() -> dict[str, Any]:
+    """AuthZEN access evaluations: up to 1,000 at once, top-level defaults, the three
+    `options.evaluations_semantic`; a constant number of SQL queries whatever the count."""
+    body = json_body()
+    batch = batch_of(body)
+    if batch is None:
+        return _single(body)
+    decisions = engine.evaluate_all(db_session(), scope(), batch.items, batch.semantic)
+    return {"evaluations": [d.as_json() for d in decisions]}
+
+
+def _search_page(results: list[dict[str, Any]], next_token: str) -> dict[str, Any]:
+    return {"results": results, "page": {"next_token": next_token, "count": len(results)}}
+
+
+@bp.post(
+    "/search/subject", responses={200: SearchOut, **RESPONSES}, openapi_extensions=_documented(SEARCH_DOC)
+)
+@require(Permission.DECISIONS_EVALUATE)
+def search_subject() -> dict[str, Any]:
+    """AuthZEN subject search: the tenant's users (or clients) permitted now; `subject.id` is ignored."""
+    body = json_body()
+    try:
+        subject = subject_of(body.get("subject"), id_required=False)
+        action = action_of(body.get("action"))
+        resource = resource_of(body.get("resource"))
+    except Malformed as exc:
+        raise bad_request(exc) from None
+    page = page_of(body)
+    return _search_page(*search.search_subjects(db_session(), scope(), subject, action, resource, page))
+
+
+@bp.post(
+    "/search/resource", responses={200: SearchOut, **RESPONSES}, openapi_extensions=_documented(SEARCH_DOC)
+)
+@require(Permission.DECISIONS_EVALUATE)
+def search_resource() -> dict[str, Any]:
+    """AuthZEN resource search: registered resources of the type (and projects) the subject may
+    act on; `resource.id` is ignored."""
+    body = json_body()
+    try:
+        subject = subject_of(body.get("subject"))
+        action = action_of(body.get("action"))
+        resource = resource_of(body.get("resource"), id_required=False)
+    except Malformed as exc:
+        raise bad_request(exc) from None
+    page = page_of(body)
+    return _search_page(*search.search_resources(db_session(), scope(), subject, action, resource, page))
+
+
+@bp.post(
+    "/search/action", responses={200: SearchOut, **RESPONSES}, openapi_extensions=_documented(SEARCH_DOC)
+)
+@require(Permission.DECISIONS_EVALUATE)
+def search_action() -> dict[str, Any]:
+    """AuthZEN action search: the action names the subject may perform on the resource now."""
+    body = json_body()
+    try:
+        subject = subject_of(body.get("subject"))
+        resource = resource_of(body.get("resource"))
+    except Malformed as exc:
+        raise bad_request(exc) from None
+    page = page_of(body)
+    return _search_page(*search.search_actions(db_session(), scope(), subject, resource, page))
+
+
+@metadata_bp.get("/authzen-configuration")
+@public("AuthZEN policy decision point metadata")
+def authzen_configuration() -> dict[str, Any]:
+    """Where the AuthZEN endpoints are (AuthZEN 1.0, PDP metadata)."""
+    base = settings().issuer.rstrip("/")
+    return {
+        "policy_decision_point": base,
+        "access_evaluation_endpoint": f"{base}/access/v1/evaluation",
+        "access_evaluations_endpoint": f"{base}/access/v1/evaluations",
+        "search_subject_endpoint": f"{base}/access/v1/search/subject",
+        "search_resource_endpoint": f"{base}/access/v1/search/resource",
+        "search_action_endpoint": f"{base}/access/v1/search/action",
+    }

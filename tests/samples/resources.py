@@ -1,0 +1,3 @@
+BODIES = {
+    "resources.put_resource": lambda world: {"properties": {"status": "active"}},
+}

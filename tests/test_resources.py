@@ -1,0 +1,106 @@
+"""Registered resources: per tenant, by type and the platform's own id."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import ResourceFactory, TenantFactory, UserFactory
+
+
+@pytest.fixture
+def acme(db):
+    return TenantFactory(slug="acme")
+
+
+@pytest.fixture
+def headers(acme, auth_headers):
+    return auth_headers(UserFactory(tenant=acme, roles=["admin"]))
+
+
+def url(tenant, rtype="invoices", rid="inv-1") -> str:
+    return f"/tenants/{tenant.id}/resources/{rtype}/{rid}"
+
+
+def test_put_creates_then_replaces_whole(client, acme, headers):
+    owner = UserFactory(tenant=acme)
+
+    created = client.put(
+        url(acme), json={"owner_id": str(owner.id), "properties": {"amount": 10}}, headers=headers
+    )
+    replaced = client.put(url(acme), json={"properties": {"amount": 12}}, headers=headers)
+    read = client.get(url(acme), headers=headers).get_json()
+
+    assert created.status_code == 201
+    assert created.get_json()["owner_id"] == str(owner.id)
+    assert replaced.status_code == 200
+    assert read["owner_id"] is None
+    assert read["properties"] == {"amount": 12}
+    assert (read["type"], read["id"]) == ("invoices", "inv-1")
+
+
+def test_an_id_may_hold_slashes_and_spaces(client, acme, headers):
+    assert client.put(url(acme, rid="2026/inv 7"), json={}, headers=headers).status_code == 201
+    assert client.get(url(acme, rid="2026/inv 7"), headers=headers).get_json()["id"] == "2026/inv 7"
+
+
+def test_list_by_type_is_paginated(client, acme, headers):
+    for i in range(5):
+        ResourceFactory(tenant=acme, type="invoices", external_id=f"inv-{i}")
+    ResourceFactory(tenant=acme, type="orders", external_id="o-1")
+
+    first = client.get(f"/tenants/{acme.id}/resources?type=invoices&limit=3", headers=headers).get_json()
+    second = client.get(
+        f"/tenants/{acme.id}/resources?type=invoices&limit=3&cursor={first['next_cursor']}", headers=headers
+    ).get_json()
+
+    assert [r["id"] for r in first["items"] + second["items"]] == [f"inv-{i}" for i in range(5)]
+    assert second["next_cursor"] is None
+
+
+def test_delete_forgets_it(client, acme, headers):
+    ResourceFactory(tenant=acme, type="invoices", external_id="inv-1")
+
+    assert client.delete(url(acme), headers=headers).status_code == 204
+    assert client.get(url(acme), headers=headers).status_code == 404
+
+
+def test_another_tenants_resource_is_404(client, acme, headers):
+    globex = TenantFactory(slug="globex")
+    ResourceFactory(tenant=globex, type="invoices", external_id="inv-1")
+
+    assert client.get(url(globex), headers=headers).status_code == 404
+    assert client.put(url(globex), json={}, headers=headers).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"properties": {"x": "y" * 5000}},
+        {"owner_id": "not-a-uuid"},
+        {"properties": []},
+        {"unknown": 1},
+    ],
+)
+def test_bad_bodies_are_422(client, acme, headers, body):
+    assert client.put(url(acme), json=body, headers=headers).status_code == 422
+
+
+def test_an_owner_of_another_tenant_is_refused(client, acme, headers):
+    stranger = UserFactory(tenant=TenantFactory(slug="globex"))
+
+    response = client.put(url(acme), json={"owner_id": str(stranger.id)}, headers=headers)
+
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "owner_id"
+
+
+@pytest.mark.parametrize("rtype", ["Invoices", "in voices", "1abc"])
+def test_a_malformed_type_is_422(client, acme, headers, rtype):
+    assert client.put(url(acme, rtype=rtype), json={}, headers=headers).status_code == 422
+
+
+def test_members_cannot_read_or_write_resources(client, acme, auth_headers):
+    member = auth_headers(UserFactory(tenant=acme, roles=["member"]))
+
+    assert client.get(url(acme), headers=member).status_code == 403
+    assert client.put(url(acme), json={}, headers=member).status_code == 403
