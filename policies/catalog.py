@@ -24,6 +24,7 @@ class Permission(enum.StrEnum):
     PROJECTS_WRITE = "projects:write"
     # Extension of the contract: change or delete any project, not only one's own.
     PROJECTS_MANAGE = "projects:manage"
+    TOKENS_INTROSPECT = "tokens:introspect"
     PLATFORM_READ = "platform:read"
     PLATFORM_WRITE = "platform:write"
 
@@ -50,6 +51,7 @@ DESCRIPTIONS: MappingProxyType[Permission, str] = MappingProxyType(
         Permission.PROJECTS_READ: "List and read projects.",
         Permission.PROJECTS_WRITE: "Create projects; change and delete the projects one owns.",
         Permission.PROJECTS_MANAGE: "Change and delete any project of the tenant.",
+        Permission.TOKENS_INTROSPECT: "Introspect tokens of the tenant (RFC 7662).",
         Permission.PLATFORM_READ: "Read anything in any tenant (platform operators only).",
         Permission.PLATFORM_WRITE: "Write anything in any tenant; create and suspend tenants.",
     }

@@ -62,7 +62,10 @@ def build_world() -> dict[str, Any]:
     target = UserFactory(tenant=acme, username="target", roles=["member"])
     role = RoleFactory(tenant=acme, name="reviewer", permissions=[Permission.PROJECTS_READ])
     client = ClientFactory(
-        tenant=acme, client_id="matrix-client", name="CI", scopes=[Permission.PROJECTS_READ]
+        tenant=acme,
+        client_id="matrix-client",
+        name="CI",
+        scopes=[Permission.PROJECTS_READ, Permission.TOKENS_INTROSPECT],
     )
     session = current_session()
     record(session, AuditAction.PROJECT_CREATED, tenant_id=acme.id, actor_id=owner.id)

@@ -20,6 +20,11 @@ def basic(client_row):
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
+def introspector(tenant, **kwargs):
+    """A client allowed to introspect its tenant's tokens."""
+    return ClientFactory(tenant=tenant, scopes=["tokens:introspect"], **kwargs)
+
+
 def introspect(client, token, headers):
     return client.post("/auth/introspect", data={"token": token}, headers=headers)
 
@@ -28,7 +33,7 @@ def test_a_client_sees_an_active_token_of_its_tenant(client, acme, login):
     user = UserFactory(tenant=acme, roles=["member"])
     token = login(user)["access_token"]
 
-    response = introspect(client, token, basic(ClientFactory(tenant=acme)))
+    response = introspect(client, token, basic(introspector(acme)))
 
     body = response.get_json()
     assert response.status_code == 200
@@ -43,7 +48,7 @@ def test_a_client_sees_an_active_token_of_its_tenant(client, acme, login):
 def test_another_tenants_token_is_simply_inactive(client, acme, login):
     foreign_token = login(UserFactory(tenant=TenantFactory()))["access_token"]
 
-    body = introspect(client, foreign_token, basic(ClientFactory(tenant=acme))).get_json()
+    body = introspect(client, foreign_token, basic(introspector(acme))).get_json()
 
     assert body == {"active": False}
 
@@ -52,14 +57,14 @@ def test_a_revoked_token_is_inactive_at_once(client, acme, login):
     tokens = login(UserFactory(tenant=acme))
     client.post("/auth/logout", headers=bearer(tokens["access_token"]))
 
-    body = introspect(client, tokens["access_token"], basic(ClientFactory(tenant=acme))).get_json()
+    body = introspect(client, tokens["access_token"], basic(introspector(acme))).get_json()
 
     assert body == {"active": False}
 
 
 @pytest.mark.parametrize("token", ["garbage", "a.b.c", ""], ids=["garbage", "three dots", "empty"])
 def test_anything_that_does_not_verify_is_inactive_or_refused(client, acme, token):
-    response = introspect(client, token, basic(ClientFactory(tenant=acme)))
+    response = introspect(client, token, basic(introspector(acme)))
 
     if token:
         assert response.get_json() == {"active": False}
@@ -95,7 +100,7 @@ def test_an_unauthenticated_caller_is_refused(client):
 
 
 def test_a_wrong_client_secret_is_refused(client, acme):
-    row = ClientFactory(tenant=acme)
+    row = introspector(acme)
     raw = f"{row.client_id}:wrong-secret".encode()
 
     response = introspect(client, "whatever", {"Authorization": "Basic " + base64.b64encode(raw).decode()})
@@ -104,10 +109,10 @@ def test_a_wrong_client_secret_is_refused(client, acme):
 
 
 def test_a_client_token_introspects_with_its_client_id(client, acme):
-    row = ClientFactory(tenant=acme, scopes=["projects:read"])
+    row = ClientFactory(tenant=acme, scopes=["projects:read", "tokens:introspect"])
     issued = client.post(
         "/auth/token",
-        data={"grant_type": "client_credentials"},
+        data={"grant_type": "client_credentials", "scope": "projects:read"},
         headers=basic(row),
     ).get_json()
 

@@ -80,10 +80,11 @@ def _introspection_caller(params: dict[str, Any]) -> uuid.UUID | None:
             )
         except service.ClientAuthenticationFailed:
             raise invalid_client() from None
-        return client.tenant_id
+        return introspection.client_caller(db_session(), client)
     if request.headers.get("Authorization", "").lower().startswith("bearer "):
-        enforce(INTROSPECTION_BY_OPERATOR, {})
-        return None
+        principal = enforce(INTROSPECTION_BY_OPERATOR, {})
+        assert principal is not None  # the policy verifies a token
+        return introspection.authorize_caller(principal)
     raise invalid_client("Authenticate as a client, or with an access token holding platform:read.")
 
 

@@ -17,7 +17,7 @@ from app.security.revocation import mark_revocation
 from app.security.token_state import revoked
 from app.security.tokens import TokenClaims, TokenPair, issue_pair
 from app.settings import Settings
-from models import LoginSession, Role, RolePermission, Tenant, User, UserRole, username_key, utcnow
+from models import Client, LoginSession, Role, RolePermission, Tenant, User, UserRole, username_key, utcnow
 from policies.catalog import PLATFORM_PERMISSIONS
 from policies.principal import Principal, PrincipalKind
 from policies.problems import NotFound, Problem, TenantSuspended
@@ -271,12 +271,22 @@ def revoke_sessions(
 
 def invalidate_access_tokens(session: Session, user_ids: list[uuid.UUID]) -> None:
     """Make every access token of these users fail on its next request (roles changed);
-    their sessions survive and refresh into the new roles. Part of the caller's unit of work."""
+    their sessions survive and refresh into the new roles. Part of the caller's unit of work.
+
+    The tokens of the clients they own fail too: a client never holds more than its owner
+    holds now (app.clients.bounds), and its next token carries only what remains.
+    """
     if user_ids:
         session.execute(
             update(User)
             .where(User.id.in_(user_ids))
             .values(authz_version=User.authz_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(Client)
+            .where(Client.created_by.in_(user_ids), Client.revoked_at.is_(None))
+            .values(authz_version=Client.authz_version + 1)
             .execution_options(synchronize_session=False)
         )
         mark_revocation(session)

@@ -24,7 +24,7 @@ LONE_SURROGATE = "\\ud800"  # as written inside a JSON string
 @pytest.mark.parametrize("field", ["token", "client_id", "client_secret"])
 def test_introspection_with_a_lone_surrogate_in_a_json_parameter_is_not_a_500(client, db, field):
     acme = TenantFactory()
-    integration = ClientFactory(tenant=acme)
+    integration = ClientFactory(tenant=acme, scopes=["tokens:introspect"])
     params = {"token": "a.b.c", "client_id": integration.client_id, "client_secret": DEFAULT_CLIENT_SECRET}
     params[field] = "x@@"
     raw = json.dumps(params).replace("@@", LONE_SURROGATE)
