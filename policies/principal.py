@@ -72,7 +72,7 @@ class Principal:
             roles=(),
             permissions=frozenset(Permission(p) for p in permissions),
             token_id="",
-            token_type="client_credentials",
+            token_type="client_credentials",  # noqa: S106 (a kind of credential, not a secret)
             issued_at=0,
             authz_version=authz_version,
         )

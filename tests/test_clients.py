@@ -17,7 +17,16 @@ from app.security import CLIENT_SECRET_KEY
 from models import AuditEvent, Client
 from tests.factories import RoleFactory, TenantFactory, UserFactory
 
-CLIENT_FIELDS = {"id", "client_id", "name", "scopes", "created_by", "created_at", "last_used_at", "revoked_at"}
+CLIENT_FIELDS = {
+    "id",
+    "client_id",
+    "name",
+    "scopes",
+    "created_by",
+    "created_at",
+    "last_used_at",
+    "revoked_at",
+}
 
 
 @pytest.fixture

@@ -516,7 +516,9 @@ def test_reactivation_revives_no_token_issued_before_the_suspension(
     client.patch(f"/tenants/{acme.id}", json={"status": "suspended"}, headers=operator_token)
     client.patch(f"/tenants/{acme.id}", json={"status": "active"}, headers=operator_token)
 
-    answers = [client.get(f"/tenants/{acme.id}", headers=bearer(t)) for t in (pair["access_token"], client_token)]
+    answers = [
+        client.get(f"/tenants/{acme.id}", headers=bearer(t)) for t in (pair["access_token"], client_token)
+    ]
     refreshed = client.post("/auth/refresh", headers=bearer(pair["refresh_token"]))
     new_client_token = client.post(
         "/auth/token", data={"grant_type": "client_credentials", **credentials}

@@ -45,7 +45,8 @@ def authorize_caller(principal: Principal) -> uuid.UUID | None:
         return None
     if principal.kind is PrincipalKind.CLIENT and principal.holds(Permission.TOKENS_INTROSPECT):
         return principal.tenant_id
-    needed = Permission.TOKENS_INTROSPECT if principal.kind is PrincipalKind.CLIENT else Permission.PLATFORM_READ
+    is_client = principal.kind is PrincipalKind.CLIENT
+    needed = Permission.TOKENS_INTROSPECT if is_client else Permission.PLATFORM_READ
     raise PermissionDenied([needed], detail=f"Introspection requires {needed}.")
 
 
@@ -55,7 +56,9 @@ def client_caller(session: Session, client: Client) -> uuid.UUID | None:
     audited like any other denial."""
     tenant = session.get_one(Tenant, client.tenant_id)
     scopes = effective_scopes(session, client, tenant) or frozenset()
-    principal = Principal.client_by_credentials(client.client_id, client.tenant_id, scopes, client.authz_version)
+    principal = Principal.client_by_credentials(
+        client.client_id, client.tenant_id, scopes, client.authz_version
+    )
     g.authz_principal = principal
     visible = authorize_caller(principal)
     token_state_checker().touch_client(client.client_id, client.tenant_id)

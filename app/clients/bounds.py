@@ -58,5 +58,7 @@ def owner_for(session: Session, actor: Principal) -> uuid.UUID | None:
     if actor.kind is PrincipalKind.USER:
         return actor.subject_uuid
     return session.scalar(
-        select(Client.created_by).where(Client.client_id == actor.subject, Client.tenant_id == actor.tenant_id)
+        select(Client.created_by).where(
+            Client.client_id == actor.subject, Client.tenant_id == actor.tenant_id
+        )
     )

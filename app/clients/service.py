@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record
+from app.clients.bounds import effective_scopes, owner_for
 from app.clients.oauth import (
     ClientCredentials,
     client_credentials_from_request,
@@ -35,7 +36,6 @@ from app.clients.oauth import (
     unauthorized_client,
     unsupported_grant_type,
 )
-from app.clients.bounds import effective_scopes, owner_for
 from app.clients.schemas import TokenRequest
 from app.database import flush_or_conflict, unit_of_work
 from app.errors import Conflict, FieldError, ValidationFailed
