@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import uuid
 
 import pytest
+from sqlalchemy import select
 
+from app.metrics import INTROSPECTIONS
+from models import AuditEvent, Client, Role
 from tests.conftest import bearer
 from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory, UserFactory
 
@@ -121,3 +125,98 @@ def test_a_client_token_introspects_with_its_client_id(client, acme):
     assert body["active"] is True
     assert body["client_id"] == row.client_id
     assert body["scope"] == "projects:read"
+
+
+# --- review finding 9: who may introspect, metrics, audit, last_used_at ----------------------
+
+
+def events(db, action):
+    return db.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
+
+
+def test_a_client_without_tokens_introspect_is_refused_and_audited(client, db, acme, login):
+    token = login(UserFactory(tenant=acme))["access_token"]
+    nosy = ClientFactory(tenant=acme, scopes=[])
+
+    response = introspect(client, token, basic(nosy))
+
+    assert response.status_code == 403
+    problem = response.get_json()
+    assert problem["required_permissions"] == ["tokens:introspect"]
+    event = db.get(AuditEvent, uuid.UUID(problem["decision_id"]))
+    assert (event.action, event.actor_type, event.actor_id) == ("access.denied", "client", nosy.client_id)
+    assert "sub" not in problem
+
+
+def test_the_scope_counts_only_while_the_owner_holds_it(client, db, acme, login):
+    owner = UserFactory(tenant=acme, roles=["admin"])
+    row = introspector(acme, owner=owner)
+    token = login(UserFactory(tenant=acme))["access_token"]
+    assert introspect(client, token, basic(row)).status_code == 200
+    owner_role = db.scalars(select(Role).where(Role.tenant_id == acme.id, Role.name == "member")).one()
+    owner.memberships[0].role_id = owner_role.id
+    db.flush()
+
+    response = introspect(client, token, basic(row))
+
+    assert response.status_code == 403
+
+
+def test_introspection_touches_only_the_callers_last_used_at(client, db, acme):
+    watched = ClientFactory(tenant=acme, scopes=["projects:read"])
+    issued = client.post(
+        "/auth/token", data={"grant_type": "client_credentials"}, headers=basic(watched)
+    ).get_json()["access_token"]
+    caller = introspector(acme)
+
+    body = introspect(client, issued, basic(caller)).get_json()
+
+    db.expire_all()
+    assert body["active"] is True
+    assert db.get(Client, watched.id).last_used_at is None
+    assert db.get(Client, caller.id).last_used_at is not None
+
+
+def test_each_caller_is_audited_at_most_once_a_minute(client, db, acme, login):
+    token = login(UserFactory(tenant=acme))["access_token"]
+    first, second = introspector(acme), introspector(acme)
+
+    for _ in range(3):
+        introspect(client, token, basic(first))
+    introspect(client, "garbage", basic(second))
+
+    recorded = events(db, "auth.token.introspected")
+    assert sorted(e.actor_id for e in recorded) == sorted([first.client_id, second.client_id])
+    assert {e.actor_id: e.details for e in recorded} == {
+        first.client_id: {"active": True},
+        second.client_id: {"active": False},
+    }
+
+
+def test_another_worker_recording_within_the_minute_is_enough(client, db, app, acme, login):
+    from app.auth import introspection as service
+
+    token = login(UserFactory(tenant=acme))["access_token"]
+    caller = introspector(acme)
+    introspect(client, token, basic(caller))
+    service._throttle._last.clear()  # as if the next request reached another worker
+
+    introspect(client, token, basic(caller))
+
+    assert len(events(db, "auth.token.introspected")) == 1
+
+
+def test_introspections_are_counted_in_the_metrics(client, acme, login):
+    token = login(UserFactory(tenant=acme))["access_token"]
+    caller = introspector(acme)
+
+    def counted(active):
+        return INTROSPECTIONS.labels("client", active)._value.get()
+
+    before = (counted("true"), counted("false"))
+    introspect(client, token, basic(caller))
+    introspect(client, "garbage", basic(caller))
+
+    assert (counted("true"), counted("false")) == (before[0] + 1, before[1] + 1)
+    exposition = client.get("/metrics").get_data(as_text=True)
+    assert 'authz_token_introspections_total{active="true",caller="client"}' in exposition
