@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.database import EXTENSION as DATABASE
 from app.settings import Settings
-from tests import factories
+from tests import factories, hypothesis_profiles  # noqa: F401 (registers and loads the profile)
 from tests.databases import fresh_database, is_postgres, upgrade
 from tests.querycount import QueryCounter
 
