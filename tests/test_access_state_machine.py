@@ -38,10 +38,11 @@ from app.clients.bounds import effective_scopes
 from models import AuditEvent, Client, Role, RolePermission, Tenant, User, UserRole
 from policies import TENANT_PERMISSIONS, Permission
 from tests.conftest import PASSWORD, bearer
-from tests.factories import TenantFactory, UserFactory
+from tests.factories import RoleFactory, TenantFactory, UserFactory
 
 PERMISSIONS = sorted(str(p) for p in TENANT_PERMISSIONS)
 NEW_PASSWORD = "a-password-for-new-users"
+STAFF = ["clients:write", "roles:read", "roles:write", "users:read", "users:write"]
 
 
 @dataclass
@@ -102,7 +103,10 @@ class AccessMachine(RuleBasedStateMachine):
             self.tenants.append(tenant.id)
             for role in self.db.scalars(select(Role).where(Role.tenant_id == tenant.id)):
                 self.roles[(tenant.id, role.name)] = ModelRole(role.id, frozenset(role.permissions), True)
-            for roles in (["admin"], ["member"]):
+            # A colleague with some administrative power but not all: where escalation is tried.
+            staff = RoleFactory(tenant=tenant, name="staff", permissions=STAFF)
+            self.roles[(tenant.id, "staff")] = ModelRole(staff.id, frozenset(STAFF), False)
+            for roles in (["admin"], ["member"], ["staff"]):
                 user = UserFactory(tenant=tenant, roles=roles)
                 self.users[user.id] = ModelUser(tenant.id, user.username, PASSWORD, True, set(roles))
 
