@@ -17,7 +17,18 @@ from app.security.revocation import mark_revocation
 from app.security.token_state import revoked
 from app.security.tokens import TokenClaims, TokenPair, issue_pair
 from app.settings import Settings
-from models import Client, LoginSession, Role, RolePermission, Tenant, User, UserRole, username_key, utcnow
+from models import (
+    Client,
+    LoginSession,
+    Role,
+    RolePermission,
+    Tenant,
+    TenantStatus,
+    User,
+    UserRole,
+    username_key,
+    utcnow,
+)
 from policies.catalog import PLATFORM_PERMISSIONS
 from policies.principal import Principal, PrincipalKind
 from policies.problems import NotFound, Problem, TenantSuspended
@@ -97,6 +108,7 @@ def login(
         raise TenantSuspended("The tenant is suspended.")
 
     with unit_of_work(session):
+        _ensure_still_active(session, tenant)
         if passwords.needs_rehash(user.password_hash):
             user.password_hash = passwords.hash(password)
             record(session, AuditAction.PASSWORD_REHASHED, tenant_id=tenant.id, actor_id=user.id)
@@ -123,6 +135,19 @@ def login(
             target_id=login_session.id,
         )
     return pair
+
+
+def _ensure_still_active(session: Session, tenant: Tenant) -> None:
+    """Suspension ends the tenant's sessions (app.tenants.service); a session opened while
+    it commits would escape it and live on after reactivation. The tenant's row, locked
+    FOR KEY SHARE until this login commits, makes the two wait for each other: a login after
+    the suspension sees it, a suspension after the login ends its session. (SQLite: the
+    unit of work is the one writer already.)"""
+    status = session.scalar(
+        select(Tenant.status).where(Tenant.id == tenant.id).with_for_update(read=True, key_share=True)
+    )
+    if status != TenantStatus.ACTIVE:
+        raise TenantSuspended("The tenant is suspended.")
 
 
 def _failure_reason(tenant: Tenant | None, user: User | None, matched: bool) -> str:
