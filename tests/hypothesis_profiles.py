@@ -14,6 +14,6 @@ COMMON = {
     "print_blob": True,
 }
 
-settings.register_profile("ci", max_examples=20, stateful_step_count=20, derandomize=True, **COMMON)
+settings.register_profile("ci", max_examples=15, stateful_step_count=20, derandomize=True, **COMMON)
 settings.register_profile("dev", max_examples=10, stateful_step_count=15, **COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
