@@ -41,6 +41,7 @@ class AuditAction(enum.StrEnum):
     CLIENT_CREATED = "client.created"
     CLIENT_SECRET_ROTATED = "client.secret.rotated"
     CLIENT_REVOKED = "client.revoked"
+    CLIENT_UPDATED = "client.updated"
     CLIENT_TOKEN_ISSUED = "client.token.issued"
     CLIENT_TOKEN_REFUSED = "client.token.refused"
     PROJECT_CREATED = "project.created"
@@ -87,9 +88,13 @@ def record(
 
 
 def record_denial(principal: Principal, denial: Problem) -> str:
-    """Audit a request the policy layer refused; returns the event id, which the problem
-    response carries. The policy runs before the view, so the request's session holds
-    nothing but reads and can commit the event."""
+    """Audit a refused request (by a route's policy or a service's guard); returns the event
+    id, which the problem response carries.
+
+    In a short transaction of its own: whatever the request did is rolled back first (a
+    denial ends it; a service's unit of work has rolled back already), so the event commits
+    alone and nothing of the refused change goes with it.
+    """
     from app.database import db_session, unit_of_work
 
     details = {
@@ -102,6 +107,7 @@ def record_denial(principal: Principal, denial: Problem) -> str:
         details["required_permissions"] = denial.extra["required_permissions"]
     DENIALS.labels(details["route"], str(denial.status)).inc()
     session = db_session()
+    session.rollback()
     with unit_of_work(session):
         event = record(
             session,

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from policies.binding import field_errors
+from policies.decorators import ensure_denial_recorded
 from policies.problems import BadRequest, FieldError, Problem, ValidationFailed, bearer_challenge
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ def problem_response(
 
 
 def render_problem(problem: Problem) -> Response:
+    """The problem as RFC 9457; a denial not yet audited is audited first (its decision_id)."""
+    ensure_denial_recorded(problem)
     return problem_response(
         problem.status,
         problem.code,

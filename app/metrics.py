@@ -27,6 +27,9 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 DENIALS = Counter("authz_policy_denials_total", "Requests the policy layer refused", ["route", "status"])
+INTROSPECTIONS = Counter(
+    "authz_token_introspections_total", "RFC 7662 introspections answered", ["caller", "active"]
+)
 
 
 def init_metrics(app: Flask) -> None:

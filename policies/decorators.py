@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from flask import current_app, g, request
+from flask import current_app, g, has_request_context, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
 from policies.binding import RequestModels
@@ -101,10 +101,15 @@ def enforce(policy: RoutePolicy, view_args: Mapping[str, Any]) -> Principal | No
         authenticate: ClientAuthenticator = current_app.extensions[CLIENT_AUTHENTICATOR]
         caller = authenticate()
         if caller is not None:
-            if policy.client_credentials not in caller.scopes:
-                raise PermissionDenied([policy.client_credentials])
+            # The client is the request's principal, so that a refusal is audited like any other.
+            client = Principal.client_by_credentials(caller.client_id, caller.tenant_id, caller.scopes)
+            g.authz_principal = client
             g.authz_client_caller = caller
-            return None
+            if policy.client_credentials not in caller.scopes:
+                denial = PermissionDenied([policy.client_credentials])
+                _record(client, denial)
+                raise denial
+            return client
         if not _bearer_presented():
             raise Unauthenticated("Authenticate as a client, or with an access token.", error=None)
     verify_jwt_in_request(refresh=policy.token is TokenKind.REFRESH)
@@ -148,6 +153,24 @@ def _record(principal: Principal, denial: Problem) -> None:
     recorder: DenialRecorder | None = current_app.extensions.get(DENIAL_RECORDER)
     if recorder is not None:
         denial.extra["decision_id"] = recorder(principal, denial)
+
+
+def is_denial(problem: Problem) -> bool:
+    """A 403 `permission_denied`, whoever raised it (a route's policy or a service's guard)."""
+    return problem.status == PermissionDenied.status and problem.code == PermissionDenied.code
+
+
+def ensure_denial_recorded(problem: Problem) -> None:
+    """Record a denial on its way out that nobody recorded yet: one raised by a service's
+    guard (grant guards, takeover guards, one's own roles) inside a unit of work whose
+    rollback took everything else with it. The recorder writes in a transaction of its
+    own, so the denial is audited and the 403 carries its `decision_id`, as at the policy
+    layer. One mechanism at the way out, not a call at every raise."""
+    if not has_request_context() or not is_denial(problem) or "decision_id" in problem.extra:
+        return
+    principal: Principal | None = g.get("authz_principal")
+    if principal is not None:
+        _record(principal, problem)
 
 
 def _enforce_field_permissions(policy: RoutePolicy, principal: Principal, body: Any) -> None:

@@ -18,7 +18,7 @@ from app.catalog.store import catalog_cache_of
 from app.database import EXTENSION as DATABASE
 from app.decisions.engine import subject_cache_of
 from app.settings import Settings
-from tests import factories
+from tests import factories, hypothesis_profiles  # noqa: F401 (registers and loads the profile)
 from tests.databases import fresh_database, is_postgres, upgrade
 from tests.querycount import QueryCounter
 

@@ -171,7 +171,8 @@ class LoginSessionFactory(BaseFactory):
 
 
 class ClientFactory(BaseFactory):
-    """An integration client whose secret is `secret` (DEFAULT_CLIENT_SECRET unless given)."""
+    """An integration client whose secret is `secret` (DEFAULT_CLIENT_SECRET unless given),
+    owned by `owner` (a new admin of its tenant unless given; None for an orphan)."""
 
     class Meta:
         model = Client
@@ -181,15 +182,24 @@ class ClientFactory(BaseFactory):
     name = factory.Sequence(lambda n: f"Integration {n}")
     scopes: Any = ("projects:read",)
     secret = DEFAULT_CLIENT_SECRET
+    owner = factory.SubFactory(
+        UserFactory,
+        tenant=factory.SelfAttribute("..tenant"),
+        roles=factory.LazyAttribute(
+            lambda o: ["platform-admin"] if o.tenant.slug == "platform" else ["admin"]
+        ),
+    )
 
     @classmethod
     def _create(cls, model_class: type[Client], *args: Any, **kwargs: Any) -> Client:
+        owner = kwargs["owner"]
         client = Client(
             tenant_id=kwargs["tenant"].id,
             client_id=kwargs["client_id"],
             name=kwargs["name"],
             scopes=[str(scope) for scope in kwargs["scopes"]],
             secret_hash=hash_client_secret(kwargs["secret"], _bound["client_secret_key"]),
+            created_by=owner.id if owner is not None else None,
         )
         session = current_session()
         session.add(client)

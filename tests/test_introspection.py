@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import uuid
 
 import pytest
+from sqlalchemy import select
 
+from app.metrics import INTROSPECTIONS
+from models import AuditEvent, Client, Role
 from tests.conftest import bearer
 from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory, UserFactory
 
@@ -23,6 +27,11 @@ def basic(client_row):
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
+def introspector(tenant, **kwargs):
+    """A client allowed to introspect its tenant's tokens."""
+    return ClientFactory(tenant=tenant, scopes=["tokens:introspect"], **kwargs)
+
+
 def introspect(client, token, headers):
     return client.post("/auth/introspect", data={"token": token}, headers=headers)
 
@@ -31,7 +40,7 @@ def test_a_client_sees_an_active_token_of_its_tenant(client, acme, login):
     user = UserFactory(tenant=acme, roles=["member"])
     token = login(user)["access_token"]
 
-    response = introspect(client, token, basic(ClientFactory(tenant=acme, scopes=INTROSPECT)))
+    response = introspect(client, token, basic(introspector(acme)))
 
     body = response.get_json()
     assert response.status_code == 200
@@ -46,7 +55,7 @@ def test_a_client_sees_an_active_token_of_its_tenant(client, acme, login):
 def test_another_tenants_token_is_simply_inactive(client, acme, login):
     foreign_token = login(UserFactory(tenant=TenantFactory()))["access_token"]
 
-    body = introspect(client, foreign_token, basic(ClientFactory(tenant=acme, scopes=INTROSPECT))).get_json()
+    body = introspect(client, foreign_token, basic(introspector(acme))).get_json()
 
     assert body == {"active": False}
 
@@ -55,16 +64,14 @@ def test_a_revoked_token_is_inactive_at_once(client, acme, login):
     tokens = login(UserFactory(tenant=acme))
     client.post("/auth/logout", headers=bearer(tokens["access_token"]))
 
-    body = introspect(
-        client, tokens["access_token"], basic(ClientFactory(tenant=acme, scopes=INTROSPECT))
-    ).get_json()
+    body = introspect(client, tokens["access_token"], basic(introspector(acme))).get_json()
 
     assert body == {"active": False}
 
 
 @pytest.mark.parametrize("token", ["garbage", "a.b.c", ""], ids=["garbage", "three dots", "empty"])
 def test_anything_that_does_not_verify_is_inactive_or_refused(client, acme, token):
-    response = introspect(client, token, basic(ClientFactory(tenant=acme, scopes=INTROSPECT)))
+    response = introspect(client, token, basic(introspector(acme)))
 
     if token:
         assert response.get_json() == {"active": False}
@@ -100,7 +107,7 @@ def test_an_unauthenticated_caller_is_refused(client):
 
 
 def test_a_wrong_client_secret_is_refused(client, acme):
-    row = ClientFactory(tenant=acme, scopes=INTROSPECT)
+    row = introspector(acme)
     raw = f"{row.client_id}:wrong-secret".encode()
 
     response = introspect(client, "whatever", {"Authorization": "Basic " + base64.b64encode(raw).decode()})
@@ -109,7 +116,7 @@ def test_a_wrong_client_secret_is_refused(client, acme):
 
 
 def test_a_client_token_introspects_with_its_client_id(client, acme):
-    row = ClientFactory(tenant=acme, scopes=["projects:read"])
+    row = ClientFactory(tenant=acme, scopes=["projects:read", "tokens:introspect"])
     issued = client.post(
         "/auth/token",
         data={"grant_type": "client_credentials", "scope": "projects:read"},
@@ -141,3 +148,98 @@ def test_the_introspection_policy_is_declared(app):
 
     assert entry.policy.client_credentials == "tokens:introspect"
     assert entry.policy.permissions == {"platform:read"}
+
+
+# --- review finding 9: who may introspect, metrics, audit, last_used_at ----------------------
+
+
+def events(db, action):
+    return db.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
+
+
+def test_a_client_without_tokens_introspect_is_refused_and_audited(client, db, acme, login):
+    token = login(UserFactory(tenant=acme))["access_token"]
+    nosy = ClientFactory(tenant=acme, scopes=[])
+
+    response = introspect(client, token, basic(nosy))
+
+    assert response.status_code == 403
+    problem = response.get_json()
+    assert problem["required_permissions"] == ["tokens:introspect"]
+    event = db.get(AuditEvent, uuid.UUID(problem["decision_id"]))
+    assert (event.action, event.actor_type, event.actor_id) == ("access.denied", "client", nosy.client_id)
+    assert "sub" not in problem
+
+
+def test_the_scope_counts_only_while_the_owner_holds_it(client, db, acme, login):
+    owner = UserFactory(tenant=acme, roles=["admin"])
+    row = introspector(acme, owner=owner)
+    token = login(UserFactory(tenant=acme))["access_token"]
+    assert introspect(client, token, basic(row)).status_code == 200
+    owner_role = db.scalars(select(Role).where(Role.tenant_id == acme.id, Role.name == "member")).one()
+    owner.memberships[0].role_id = owner_role.id
+    db.flush()
+
+    response = introspect(client, token, basic(row))
+
+    assert response.status_code == 403
+
+
+def test_introspection_touches_only_the_callers_last_used_at(client, db, acme):
+    watched = ClientFactory(tenant=acme, scopes=["projects:read"])
+    issued = client.post(
+        "/auth/token", data={"grant_type": "client_credentials"}, headers=basic(watched)
+    ).get_json()["access_token"]
+    caller = introspector(acme)
+
+    body = introspect(client, issued, basic(caller)).get_json()
+
+    db.expire_all()
+    assert body["active"] is True
+    assert db.get(Client, watched.id).last_used_at is None
+    assert db.get(Client, caller.id).last_used_at is not None
+
+
+def test_each_caller_is_audited_at_most_once_a_minute(client, db, acme, login):
+    token = login(UserFactory(tenant=acme))["access_token"]
+    first, second = introspector(acme), introspector(acme)
+
+    for _ in range(3):
+        introspect(client, token, basic(first))
+    introspect(client, "garbage", basic(second))
+
+    recorded = events(db, "auth.token.introspected")
+    assert sorted(e.actor_id for e in recorded) == sorted([first.client_id, second.client_id])
+    assert {e.actor_id: e.details for e in recorded} == {
+        first.client_id: {"active": True},
+        second.client_id: {"active": False},
+    }
+
+
+def test_another_worker_recording_within_the_minute_is_enough(client, db, app, acme, login):
+    from app.auth import introspection as service
+
+    token = login(UserFactory(tenant=acme))["access_token"]
+    caller = introspector(acme)
+    introspect(client, token, basic(caller))
+    service._throttle._last.clear()  # as if the next request reached another worker
+
+    introspect(client, token, basic(caller))
+
+    assert len(events(db, "auth.token.introspected")) == 1
+
+
+def test_introspections_are_counted_in_the_metrics(client, acme, login):
+    token = login(UserFactory(tenant=acme))["access_token"]
+    caller = introspector(acme)
+
+    def counted(active):
+        return INTROSPECTIONS.labels("client", active)._value.get()
+
+    before = (counted("true"), counted("false"))
+    introspect(client, token, basic(caller))
+    introspect(client, "garbage", basic(caller))
+
+    assert (counted("true"), counted("false")) == (before[0] + 1, before[1] + 1)
+    exposition = client.get("/metrics").get_data(as_text=True)
+    assert 'authz_token_introspections_total{active="true",caller="client"}' in exposition

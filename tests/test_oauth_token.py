@@ -506,7 +506,7 @@ def live(committing_app) -> Iterator[dict[str, Any]]:
     with committing_app.extensions[DATABASE].sessions() as session, session.begin():
         acme = create_tenant(session, "acme", "Acme")
         (admin_role,) = roles_by_name(session, acme, ["admin"]).values()
-        create_user(session, acme, "admin", passwords.hash(PASSWORD), roles=[admin_role])
+        owner = create_user(session, acme, "admin", passwords.hash(PASSWORD), roles=[admin_role])
         session.add(Project(tenant_id=acme.id, name="Roadmap"))
         session.add(
             Client(
@@ -515,6 +515,7 @@ def live(committing_app) -> Iterator[dict[str, Any]]:
                 name="Live",
                 secret_hash=hash_client_secret(LIVE_SECRET, key),
                 scopes=["projects:read", "users:read"],
+                created_by=owner.id,
             )
         )
         tenant_id = acme.id

@@ -487,16 +487,47 @@ def test_suspension_stops_the_tenants_tokens_on_the_next_request(
     assert response.get_json()["code"] == "tenant_suspended"
 
 
-def test_reactivation_restores_access_and_is_audited(client, db, acme, acme_admin, operator, auth_headers):
-    tenant_token, operator_token = auth_headers(acme_admin), auth_headers(operator)
+def test_reactivation_restores_access_by_new_logins_and_is_audited(
+    client, db, acme, acme_admin, operator, auth_headers
+):
+    operator_token = auth_headers(operator)
     client.patch(f"/tenants/{acme.id}", json={"status": "suspended"}, headers=operator_token)
 
     response = client.patch(f"/tenants/{acme.id}", json={"status": "active"}, headers=operator_token)
 
     assert response.get_json()["status"] == "active"
-    assert client.get(f"/tenants/{acme.id}", headers=tenant_token).status_code == 200
+    assert client.get(f"/tenants/{acme.id}", headers=auth_headers(acme_admin)).status_code == 200
     [reactivated] = events(db, AuditAction.TENANT_REACTIVATED)
     assert reactivated.details == {"status": {"from": "suspended", "to": "active"}}
+
+
+def test_reactivation_revives_no_token_issued_before_the_suspension(
+    client, db, acme, acme_admin, operator, login, auth_headers
+):
+    pair = login(acme_admin)
+    integration = ClientFactory(tenant=acme, owner=acme_admin, scopes=["tenant:read"])
+    credentials = {"client_id": integration.client_id, "client_secret": DEFAULT_CLIENT_SECRET}
+    client_token = client.post(
+        "/auth/token", data={"grant_type": "client_credentials", **credentials}
+    ).get_json()["access_token"]
+    for token in (pair["access_token"], client_token):
+        assert client.get(f"/tenants/{acme.id}", headers=bearer(token)).status_code == 200
+    operator_token = auth_headers(operator)
+    client.patch(f"/tenants/{acme.id}", json={"status": "suspended"}, headers=operator_token)
+    client.patch(f"/tenants/{acme.id}", json={"status": "active"}, headers=operator_token)
+
+    answers = [
+        client.get(f"/tenants/{acme.id}", headers=bearer(t)) for t in (pair["access_token"], client_token)
+    ]
+    refreshed = client.post("/auth/refresh", headers=bearer(pair["refresh_token"]))
+    new_client_token = client.post(
+        "/auth/token", data={"grant_type": "client_credentials", **credentials}
+    ).get_json()["access_token"]
+
+    assert [(a.status_code, a.get_json()["code"]) for a in answers] == [(401, "token_revoked")] * 2
+    assert refreshed.status_code == 401
+    assert client.get(f"/tenants/{acme.id}", headers=bearer(new_client_token)).status_code == 200
+    assert client.get(f"/tenants/{acme.id}", headers=auth_headers(acme_admin)).status_code == 200
 
 
 def test_the_platform_tenant_cannot_be_suspended(client, db, platform, operator, auth_headers):

@@ -18,7 +18,7 @@ from app.security.revocation import mark_revocation
 from app.security.token_state import revoked
 from app.security.tokens import TokenClaims, TokenPair, issue_pair
 from app.settings import Settings
-from models import LoginSession, Tenant, User, username_key, utcnow
+from models import Client, LoginSession, Tenant, TenantStatus, User, username_key, utcnow
 from policies.principal import Principal, PrincipalKind
 from policies.problems import NotFound, Problem, TenantSuspended
 
@@ -80,6 +80,7 @@ def login(
         raise TenantSuspended("The tenant is suspended.")
 
     with unit_of_work(session):
+        _ensure_still_active(session, tenant)
         if passwords.needs_rehash(user.password_hash):
             user.password_hash = passwords.hash(password)
             record(session, AuditAction.PASSWORD_REHASHED, tenant_id=tenant.id, actor_id=user.id)
@@ -106,6 +107,19 @@ def login(
             target_id=login_session.id,
         )
     return pair
+
+
+def _ensure_still_active(session: Session, tenant: Tenant) -> None:
+    """Suspension ends the tenant's sessions (app.tenants.service); a session opened while
+    it commits would escape it and live on after reactivation. The tenant's row, locked
+    FOR KEY SHARE until this login commits, makes the two wait for each other: a login after
+    the suspension sees it, a suspension after the login ends its session. (SQLite: the
+    unit of work is the one writer already.)"""
+    status = session.scalar(
+        select(Tenant.status).where(Tenant.id == tenant.id).with_for_update(read=True, key_share=True)
+    )
+    if status != TenantStatus.ACTIVE:
+        raise TenantSuspended("The tenant is suspended.")
 
 
 def _failure_reason(tenant: Tenant | None, user: User | None, matched: bool) -> str:
@@ -254,12 +268,22 @@ def revoke_sessions(
 
 def invalidate_access_tokens(session: Session, user_ids: list[uuid.UUID]) -> None:
     """Make every access token of these users fail on its next request (roles changed);
-    their sessions survive and refresh into the new roles. Part of the caller's unit of work."""
+    their sessions survive and refresh into the new roles. Part of the caller's unit of work.
+
+    The tokens of the clients they own fail too: a client never holds more than its owner
+    holds now (app.clients.bounds), and its next token carries only what remains.
+    """
     if user_ids:
         session.execute(
             update(User)
             .where(User.id.in_(user_ids))
             .values(authz_version=User.authz_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(Client)
+            .where(Client.created_by.in_(user_ids), Client.revoked_at.is_(None))
+            .values(authz_version=Client.authz_version + 1)
             .execution_options(synchronize_session=False)
         )
         mark_revocation(session)

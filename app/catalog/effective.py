@@ -14,7 +14,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from app.catalog.store import current_catalog
-from models import Client, Role, RolePermission, Tenant, UserRole
+from models import Client, Role, RolePermission, Tenant, User, UserRole
 from policies.derivation import Catalog, effective_permissions
 from policies.grants import ensure_grantable
 from policies.principal import Principal, PrincipalKind
@@ -66,6 +66,33 @@ def client_permissions(
     )
 
 
+def owner_permissions(
+    session: Session, owner_id: uuid.UUID | None, catalog: Catalog
+) -> frozenset[str] | None:
+    """What the owner holds now (their roles, in their own tenant); None when the owner is
+    gone or inactive."""
+    if owner_id is None:
+        return None
+    row = session.execute(
+        select(User, Tenant).join(Tenant, Tenant.id == User.tenant_id).where(User.id == owner_id)
+    ).one_or_none()
+    if row is None or not row.User.is_active:
+        return None
+    return user_access(session, row.User.id, row.Tenant, catalog).permissions
+
+
+def effective_scopes(
+    session: Session, client: Client, tenant: Tenant, catalog: Catalog | None = None
+) -> frozenset[str] | None:
+    """The client's scopes that its owner still holds, through the one derivation
+    (policies.derivation: catalog, platform-only permissions); None when it has no active owner."""
+    catalog = catalog or current_catalog(session)
+    held = owner_permissions(session, client.created_by, catalog)
+    if held is None:
+        return None
+    return client_permissions(catalog, client, in_platform_tenant=tenant.is_platform, owner_bound=held)
+
+
 def role_permissions(role: Role, catalog: Catalog, *, in_platform_tenant: bool) -> frozenset[str]:
     """What a role grants now: a built-in role's set is derived, a custom role's is its grants."""
     if role.builtin:
@@ -93,7 +120,7 @@ def held_now(session: Session, actor: Principal, catalog: Catalog | None = None)
         ).one_or_none()
         if client is None:
             return frozenset()
-        now = client_permissions(catalog, client, in_platform_tenant=tenant.is_platform)
+        now = effective_scopes(session, client, tenant, catalog) or frozenset()
     carried = set(actor.permissions)
     if actor.kind is PrincipalKind.USER or actor.permissions_partial:
         carried |= catalog.application.keys()

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from flask import request
 
-from app.catalog.effective import client_permissions
-from app.catalog.store import current_catalog
+from app.catalog.effective import effective_scopes
 from app.clients import service
 from app.clients.oauth import client_credentials_from_request, invalid_client, request_params
 from app.database import db_session
+from app.security.token_state import token_state_checker
 from models import Tenant
 from policies.decorators import ClientCaller
 
@@ -30,5 +30,7 @@ def request_client() -> ClientCaller | None:
     except service.ClientAuthenticationFailed:
         raise invalid_client() from None
     tenant = session.get_one(Tenant, client.tenant_id)
-    scopes = client_permissions(current_catalog(session), client, in_platform_tenant=tenant.is_platform)
+    # Bounded by its owner now; no active owner, no scope.
+    scopes = effective_scopes(session, client, tenant) or frozenset()
+    token_state_checker().touch_client(client.client_id, client.tenant_id)  # its own last_used_at only
     return ClientCaller(client.client_id, client.tenant_id, scopes)

@@ -7,7 +7,14 @@ from typing import Any
 from flask_openapi3 import APIBlueprint, Tag
 
 from app.clients import service
-from app.clients.schemas import ClientCreate, ClientOut, ClientPage, ClientPath, ClientWithSecretOut
+from app.clients.schemas import (
+    ClientCreate,
+    ClientOut,
+    ClientPage,
+    ClientPath,
+    ClientUpdate,
+    ClientWithSecretOut,
+)
 from app.database import db_session
 from app.schemas import PROBLEM_RESPONSES, PageQuery, ProblemOut, TenantPath, page_of
 from models import Client
@@ -42,6 +49,23 @@ def create_client(path: TenantPath, body: ClientCreate) -> tuple[dict[str, Any],
         db_session(), path.tid, name=body.name, scopes=body.scopes, actor=current_principal()
     )
     return out_with_secret(client, secret), 201
+
+
+@bp.patch("/<uuid:cid>", responses={200: ClientOut, 409: ProblemOut, **PROBLEM_RESPONSES})
+@tenant_scoped(Permission.CLIENTS_WRITE)
+def update_client(path: ClientPath, body: ClientUpdate) -> dict[str, Any]:
+    """Rename, narrow the scopes, or re-own (`owner_id`): the caller must hold every scope of
+    the client; narrowing or re-owning ends its older tokens."""
+    client = service.update_client(
+        db_session(),
+        path.tid,
+        path.cid,
+        current_principal(),
+        name=body.name,
+        scopes=body.scopes,
+        owner_id=body.owner_id,
+    )
+    return out(client)
 
 
 @bp.delete("/<uuid:cid>", responses={204: None, **PROBLEM_RESPONSES})

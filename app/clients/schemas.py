@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from app.schemas import Name, Out, PermissionNames, StrictBody, TenantPath
 
@@ -21,11 +22,35 @@ class ClientCreate(StrictBody):
     scopes: PermissionNames
 
 
+class ClientUpdate(StrictBody):
+    """Rename, narrow the scopes, or re-own (`owner_id`, a user of the tenant); an absent
+    field is left as it is, a null one is refused."""
+
+    name: Name | None = None
+    scopes: PermissionNames | None = None
+    owner_id: uuid.UUID | None = None
+
+    @field_validator("name", "scopes", "owner_id", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("not_null", "may be left out, but not null")
+        return value
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> ClientUpdate:
+        if not self.model_fields_set:
+            raise PydanticCustomError("empty_update", "give at least one of name, scopes, owner_id")
+        return self
+
+
 class ClientOut(Out):
     id: uuid.UUID
     client_id: str
     name: str
     scopes: list[str]
+    # The owner: the user who created the client or last re-owned it (null once deleted).
+    created_by: uuid.UUID | None
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None

@@ -1,11 +1,13 @@
 """Integration clients: per-tenant machine credentials, and the OAuth 2.0 client credentials
 grant (RFC 6749 §4.4) that turns them into access tokens.
 
-Rules: a client's scopes are a subset of its creator's permissions; whoever rotates a
-secret must hold every scope too (the new secret hands them those scopes); revoking
-(`revoked_at`) or rotating (`authz_version` + 1) makes the client's older tokens fail on
-their next request: both are ORM attribute changes, which bump the revocation epoch
-(app.security.revocation) in the same transaction.
+Rules: a client's scopes are a subset of its creator's permissions, and a client never
+holds more than its owner holds now (app.clients.bounds); whoever revokes, rotates or edits
+a client must hold every scope of it (nobody strips or takes over a colleague's integration
+holding more than they do); revoking (`revoked_at`), rotating, narrowing or re-owning
+(`authz_version` + 1) makes the client's older tokens fail on their next request: these are
+ORM attribute changes, which bump the revocation epoch (app.security.revocation) in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record
-from app.catalog.effective import client_permissions, ensure_grantable_now
+from app.catalog.effective import effective_scopes, ensure_grantable_now, held_now
 from app.catalog.store import current_catalog
+from app.clients.bounds import owner_for
 from app.clients.oauth import (
     ClientCredentials,
     client_credentials_from_request,
@@ -37,13 +40,15 @@ from app.clients.oauth import (
 )
 from app.clients.schemas import TokenRequest
 from app.database import flush_or_conflict, unit_of_work
-from app.errors import Conflict
+from app.errors import Conflict, FieldError, ValidationFailed
 from app.pagination import paginate
 from app.scoping import get_in_tenant, get_tenant
 from app.security import client_secret_key, settings
 from app.security.tokens import TokenClaims, issue_access_token
-from models import Client, Tenant, utcnow
+from models import Client, Tenant, User, utcnow
+from policies.catalog import Permission
 from policies.principal import Principal, PrincipalKind
+from policies.problems import PermissionDenied
 
 __all__ = [
     "ClientAuthenticationFailed",
@@ -57,6 +62,7 @@ __all__ = [
     "list_clients",
     "revoke_client",
     "rotate_secret",
+    "update_client",
 ]
 
 CLIENT_ID_PREFIX = "cli_"
@@ -67,6 +73,8 @@ MAX_CLIENT_ID_LENGTH = 64  # models.Client.client_id
 # Compared against when the client is unknown, so that the answer costs the same (no enumeration).
 _NO_SUCH_HASH = "0" * 64
 ROTATE_REVOKED = "A revoked client cannot be given a new secret; create a new client."
+UPDATE_REVOKED = "A revoked client cannot be changed; create a new client."
+NO_ACTIVE_OWNER = "The client has no active owner; an administrator must re-own it."
 
 
 # --- secrets ------------------------------------------------------------------------------
@@ -115,7 +123,7 @@ def create_client(
             name=name,
             secret_hash=hash_client_secret(secret, client_secret_key()),
             scopes=sorted({str(p) for p in scopes}),
-            created_by=actor.subject_uuid if actor.kind is PrincipalKind.USER else None,
+            created_by=owner_for(session, actor),
         )
         session.add(client)
         flush_or_conflict(session, "A client with this client_id already exists; try again.")
@@ -140,15 +148,7 @@ def rotate_secret(
         if client.revoked_at is not None:
             raise Conflict(ROTATE_REVOKED)
         # The new secret hands its holder the client's scopes: nobody gets what they do not hold.
-        tenant = get_tenant(session, tenant_id)
-        catalog = current_catalog(session)
-        ensure_grantable_now(
-            session,
-            actor,
-            [s for s in client.scopes if catalog.knows(s)],  # a permission may have been removed since
-            in_platform_tenant=tenant.is_platform,
-            field="scopes",
-        )
+        _ensure_holds_scopes(session, actor, client, "give a new secret to")
         secret = new_client_secret()
         client.secret_hash = hash_client_secret(secret, client_secret_key())
         client.secret_rotated_at = utcnow()
@@ -172,6 +172,7 @@ def revoke_client(session: Session, tenant_id: uuid.UUID, client_uuid: uuid.UUID
         client = get_in_tenant(session, Client, tenant_id, client_uuid)
         if client.revoked_at is not None:
             return
+        _ensure_holds_scopes(session, actor, client, "revoke")
         client.revoked_at = utcnow()
         record(
             session,
@@ -182,6 +183,92 @@ def revoke_client(session: Session, tenant_id: uuid.UUID, client_uuid: uuid.UUID
             target_id=client.id,
             details={"client_id": client.client_id},
         )
+
+
+def update_client(
+    session: Session,
+    tenant_id: uuid.UUID,
+    client_uuid: uuid.UUID,
+    actor: Principal,
+    *,
+    name: str | None = None,
+    scopes: Collection[Permission] | None = None,
+    owner_id: uuid.UUID | None = None,
+) -> Client:
+    """Rename, narrow the scopes, or re-own (None leaves a field as it is).
+
+    The editor must hold every scope of the client, as for revoking and rotating. Scopes only
+    narrow (a wider client is a new client, created under the grant guard). The new owner is
+    an active user of the client's tenant; the client then holds what both its scopes and its
+    new owner allow. Narrowing or re-owning ends the client's older tokens.
+    """
+    with unit_of_work(session):
+        client = get_in_tenant(session, Client, tenant_id, client_uuid)
+        if client.revoked_at is not None:
+            raise Conflict(UPDATE_REVOKED)
+        _ensure_holds_scopes(session, actor, client, "change")
+        details: dict[str, Any] = {}
+        if name is not None and name != client.name:
+            details["name"] = {"from": client.name, "to": name}
+            client.name = name
+        if scopes is not None:
+            wanted = sorted({str(p) for p in scopes})
+            wider = sorted(set(wanted) - set(client.scopes))
+            if wider:
+                raise ValidationFailed(
+                    [FieldError("scopes", "can only be narrowed; create a new client for more")]
+                )
+            if wanted != sorted(client.scopes):
+                details["scopes"] = {"from": sorted(client.scopes), "to": wanted}
+                client.scopes = wanted
+        if owner_id is not None and owner_id != client.created_by:
+            _ensure_may_own(session, tenant_id, owner_id)
+            details["owner_id"] = {
+                "from": str(client.created_by) if client.created_by else None,
+                "to": str(owner_id),
+            }
+            client.created_by = owner_id
+        if not details:
+            return client
+        if "scopes" in details or "owner_id" in details:
+            # In SQL, so that concurrent changes all count; older tokens carry the old bound.
+            client.authz_version = Client.authz_version + 1  # type: ignore[assignment]
+        record(
+            session,
+            AuditAction.CLIENT_UPDATED,
+            tenant_id=tenant_id,
+            actor=actor,
+            target_type="client",
+            target_id=client.id,
+            details={"client_id": client.client_id, **details},
+        )
+    session.refresh(client)
+    return client
+
+
+def _ensure_holds_scopes(session: Session, actor: Principal, client: Client, verb: str) -> None:
+    """Nobody revokes, rotates or changes a client holding a permission they lack (the rule of
+    users and roles: nobody strips, or takes over, a colleague holding more than they do)."""
+    catalog = current_catalog(session)
+    # A permission removed from the catalog since is no longer at stake.
+    missing = {s for s in client.scopes if catalog.knows(s)} - held_now(session, actor, catalog)
+    if missing:
+        raise PermissionDenied(
+            missing,
+            detail=f"You cannot {verb} a client holding permissions you do not hold: "
+            + ", ".join(sorted(missing))
+            + ".",
+        )
+
+
+def _ensure_may_own(session: Session, tenant_id: uuid.UUID, owner_id: uuid.UUID) -> None:
+    """The owner is an active user of the client's own tenant (422 otherwise, whatever the
+    reason, so that another tenant's users cannot be probed)."""
+    active = session.scalar(
+        select(User.is_active).where(User.id == owner_id, User.tenant_id == tenant_id).with_for_update()
+    )
+    if not active:
+        raise ValidationFailed([FieldError("owner_id", "is not an active user of this tenant")])
 
 
 # --- client authentication --------------------------------------------------------------
@@ -261,8 +348,11 @@ def issue_client_token(
         raise invalid_client() from None
 
     tenant = session.get_one(Tenant, client.tenant_id)
-    # One derivation (policies.derivation); a client's owner bound plugs in as `owner_bound`.
-    allowed = set(client_permissions(current_catalog(session), client, in_platform_tenant=tenant.is_platform))
+    # Read after the client (its authz_version): an owner demoted in between ends this token too.
+    allowed = effective_scopes(session, client, tenant)
+    if allowed is None:
+        _record_refusal(session, "no_active_owner", client, client.client_id)
+        raise unauthorized_client(NO_ACTIVE_OWNER)
     requested = set(token_request.scope.split()) if token_request.scope is not None else None
     # A scope parameter naming nothing (only spaces) is malformed, not a request for everything.
     if requested is not None and (not requested or not requested <= allowed):

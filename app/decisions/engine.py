@@ -230,20 +230,38 @@ def _load_users(
 def _load_clients(
     session: Session, catalog: Catalog, keys: Sequence[SubjectKey]
 ) -> dict[SubjectKey, SubjectState]:
-    """One query: the clients with their tenant."""
+    """Two queries: the clients with their tenant, then all their owners at once."""
     rows = session.execute(
         select(Client, Tenant.slug, Tenant.status)
         .join(Tenant, Tenant.id == Client.tenant_id)
         .where(Client.tenant_id.in_({k[0] for k in keys}), Client.client_id.in_({k[2] for k in keys}))
     ).all()
+    bounds = owner_bounds(session, catalog, [client for client, _, _ in rows])
     states: dict[SubjectKey, SubjectState] = {}
     for client, slug, status in rows:
-        # A client's owner bound (API.md, Client) plugs in here as `owner_bound=`.
-        permissions = client_permissions(catalog, client, in_platform_tenant=slug == PLATFORM_TENANT_SLUG)
+        permissions = client_permissions(
+            catalog, client, in_platform_tenant=slug == PLATFORM_TENANT_SLUG, owner_bound=bounds[client.id]
+        )
         states[(client.tenant_id, CLIENT, client.client_id)] = SubjectState(
             True, client.revoked_at is None, permissions, tenant_active=status == TenantStatus.ACTIVE
         )
     return states
+
+
+def owner_bounds(
+    session: Session, catalog: Catalog, clients: Sequence[Client]
+) -> dict[uuid.UUID, frozenset[str]]:
+    """Each client's owner's effective set now, in one query whatever the number of clients: a
+    client never holds more than its owner (API.md, Client); a gone or inactive owner, nothing."""
+    if not clients:
+        return {}
+    keys = [(c.tenant_id, USER, str(c.created_by)) for c in clients if c.created_by is not None]
+    owners = _load_users(session, catalog, keys) if keys else {}
+    bounds: dict[uuid.UUID, frozenset[str]] = {}
+    for client in clients:
+        owner = owners.get((client.tenant_id, USER, str(client.created_by)), UNKNOWN)
+        bounds[client.id] = owner.permissions if owner.found and owner.active else frozenset()
+    return bounds
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:

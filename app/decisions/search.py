@@ -27,6 +27,7 @@ from app.decisions.engine import (
     load_subjects,
     load_world,
     needs_ownership,
+    owner_bounds,
     standing,
     subject_key,
     tenant_of,
@@ -168,7 +169,8 @@ def _search_clients(
     session: Session, catalog: Catalog, tenant_id: uuid.UUID, permission: str, page: Page, after: str | None
 ) -> Results:
     """Clients are filtered on their scopes (a JSON list) after one query per page: a page may
-    hold fewer than `limit` results and still be followed by another."""
+        hold fewer than `limit` results and still be followed by another. Their owners' bounds
+    take one more query per page."""
     stmt = (
         select(Client, Tenant.slug)
         .join(Tenant, Tenant.id == Client.tenant_id)
@@ -184,9 +186,12 @@ def _search_clients(
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     override = catalog.owner_override(permission)
+    bounds = owner_bounds(session, catalog, [client for client, _ in rows])
     results = []
     for client, slug in rows:
-        held = client_permissions(catalog, client, in_platform_tenant=slug == PLATFORM_TENANT_SLUG)
+        held = client_permissions(
+            catalog, client, in_platform_tenant=slug == PLATFORM_TENANT_SLUG, owner_bound=bounds[client.id]
+        )
         # Clients own nothing: an ownership rule admits them only through the override.
         if permission in held and (override is None or override in held):
             results.append({"type": CLIENT, "id": client.client_id})

@@ -20,7 +20,7 @@ from app.pagination import paginate
 from app.scoping import get_in_tenant, get_tenant
 from models import Role, RolePermission, UserRole
 from policies.principal import Principal
-from policies.problems import PermissionDenied
+from policies.problems import NotFound, PermissionDenied
 
 DUPLICATE_NAME = "A role with this name already exists in the tenant."
 BUILTIN_IMMUTABLE = "Built-in roles cannot be changed or deleted; create a custom role instead."
@@ -91,7 +91,7 @@ def update_role(
     nobody with less power strips a more powerful colleague (the rule of `delete_role`).
     """
     with unit_of_work(session):
-        role = _custom_role(session, tenant_id, role_id)
+        role = _custom_role(session, tenant_id, role_id, lock=True)
         tenant = get_tenant(session, tenant_id)
         current = {g.permission for g in role.grants}
         wanted = current if permissions is None else {str(p) for p in permissions}
@@ -166,8 +166,27 @@ def delete_role(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID, *, a
         )
 
 
-def _custom_role(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID) -> Role:
-    role = get_in_tenant(session, Role, tenant_id, role_id)
+def _custom_role(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID, *, lock: bool = False) -> Role:
+    """The tenant's custom role; with `lock`, its row is locked until commit (FOR UPDATE).
+
+    An edit locks the role so that an assignment of it waits (inserting a membership takes
+    a KEY SHARE lock on the role through the foreign key, which FOR UPDATE excludes): else
+    the edit's holder list, read before the assignment commits, misses the new holder, who
+    logs in meanwhile with the old grants and keeps them for a token's lifetime (review
+    finding 12, tests/test_role_edit_race.py). Either the assignment commits first and the
+    edit then lists its holder, or it waits and grants the edited role.
+    """
+    if lock:
+        role = session.scalars(
+            select(Role)
+            .where(Role.tenant_id == tenant_id, Role.id == role_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if role is None:
+            raise NotFound()
+    else:
+        role = get_in_tenant(session, Role, tenant_id, role_id)
     if role.builtin:
         raise Conflict(BUILTIN_IMMUTABLE)
     return role

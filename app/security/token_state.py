@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,9 +52,12 @@ USER_TOKEN_STATE = (
         LoginSession.tenant_id == bindparam("tenant_id"),
     )
 )
+# A client is live only while its owner exists and is active (app.clients.bounds): the same
+# one query, with the owner joined.
 CLIENT_TOKEN_STATE = (
-    select(Client.revoked_at, Client.authz_version, Tenant.status)
+    select(Client.revoked_at, Client.authz_version, Tenant.status, User.is_active.label("owner_active"))
     .join(Tenant, Tenant.id == Client.tenant_id)
+    .outerjoin(User, User.id == Client.created_by)
     .where(Client.client_id == bindparam("client_id"), Client.tenant_id == bindparam("tenant_id"))
 )
 
@@ -82,16 +86,24 @@ class TokenStateChecker:
         self._last_used_written: dict[tuple[str, str], float] = {}
 
     def __call__(self, principal: Principal) -> None:
-        """Raise unless the principal's token is still valid; refresh tokens skip `authz_ver`."""
+        """Raise unless the principal's token is still valid; a client caller's `last_used_at`
+        is kept fresh."""
+        self.check(principal)
+        if principal.kind is PrincipalKind.CLIENT:
+            self.touch_client(principal.subject, principal.tenant_id)
+
+    def check(self, principal: Principal) -> None:
+        """Raise unless the token is still valid; refresh tokens skip `authz_ver`. Touches
+        nothing: introspecting a client's token is not that client's use."""
         state = self.state_of(principal)
-        if not state.live or (state.expires_at is not None and state.expires_at <= utcnow()):
-            raise revoked()
+        # Suspension also ends the sessions and client tokens (app.tenants.service); while it
+        # lasts, the caller is told why.
         if not state.tenant_active:
             raise TenantSuspended("The tenant is suspended.")
+        if not state.live or (state.expires_at is not None and state.expires_at <= utcnow()):
+            raise revoked()
         if principal.token_type == "access" and principal.authz_version != state.authz_version:
             raise revoked()
-        if principal.kind is PrincipalKind.CLIENT:
-            self._touch_client(principal)
 
     def current_epoch(self) -> int:
         """The revocation epoch, read once per request (other epoch-keyed caches share it)."""
@@ -120,9 +132,9 @@ class TokenStateChecker:
                 self._cache.popitem(last=False)
         return state
 
-    def _touch_client(self, principal: Principal) -> None:
+    def touch_client(self, client_id: str, tenant_id: uuid.UUID) -> None:
         """Keep `last_used_at` fresh to the minute without a write on every request."""
-        key = (principal.subject, str(principal.tenant_id))
+        key = (client_id, str(tenant_id))
         now = time.monotonic()
         if now - self._last_used_written.get(key, float("-inf")) < LAST_USED_RESOLUTION_SECONDS:
             return
@@ -132,7 +144,7 @@ class TokenStateChecker:
         with unit_of_work(session):
             session.execute(
                 update(Client)
-                .where(Client.client_id == principal.subject, Client.tenant_id == principal.tenant_id)
+                .where(Client.client_id == client_id, Client.tenant_id == tenant_id)
                 .values(last_used_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
@@ -157,7 +169,7 @@ def _load(principal: Principal, epoch: int, now: float) -> TokenState:
     else:
         params = {"client_id": principal.subject, "tenant_id": principal.tenant_id}
         row = session.execute(CLIENT_TOKEN_STATE, params).one_or_none()
-        live = row is not None and row.revoked_at is None
+        live = row is not None and row.revoked_at is None and row.owner_active is True
         expires_at = None
     if row is None:
         return TokenState(False, 0, True, epoch, now)

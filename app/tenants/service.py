@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,8 @@ from app.audit import AuditAction, record
 from app.database import unit_of_work
 from app.errors import Conflict, FieldError, ValidationFailed
 from app.pagination import paginate
-from models import PLATFORM_TENANT_SLUG, Tenant, TenantStatus
+from app.security.revocation import mark_revocation
+from models import PLATFORM_TENANT_SLUG, Client, LoginSession, Tenant, TenantStatus, utcnow
 from policies import NotFound, Principal
 
 DUPLICATE_SLUG = "A tenant with this slug already exists."
@@ -71,6 +72,8 @@ def update_tenant(
                 session, tenant, actor, AuditAction.TENANT_UPDATED, {"name": {"from": old_name, "to": name}}
             )
         if status is not None and status != tenant.status:
+            if status == TenantStatus.SUSPENDED:
+                _end_tokens(session, tenant)
             old_status, tenant.status = tenant.status, status
             action = (
                 AuditAction.TENANT_SUSPENDED
@@ -81,6 +84,25 @@ def update_tenant(
                 session, tenant, actor, action, {"status": {"from": old_status, "to": status.value}}
             )
     return tenant
+
+
+def _end_tokens(session: Session, tenant: Tenant) -> None:
+    """Suspension is revocation (API.md, Tokens): every login session of the tenant ends and
+    every client token fails, so that reactivating the tenant later revives none of them.
+    The clients themselves stay; after reactivation they ask for new tokens."""
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.tenant_id == tenant.id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason="tenant_suspended")
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Client)
+        .where(Client.tenant_id == tenant.id, Client.revoked_at.is_(None))
+        .values(authz_version=Client.authz_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    mark_revocation(session)
 
 
 def _lock_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:

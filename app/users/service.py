@@ -196,6 +196,7 @@ def update_user(
             _keep_an_administrator(session, tenant, user, losing=user.role_names)
             user.is_active = False
             revoke_sessions(session, user.id, reason="deactivated")
+            invalidate_access_tokens(session, [user.id])  # and their clients' (no revival later)
             record(
                 session,
                 AuditAction.USER_DEACTIVATED,
@@ -261,6 +262,7 @@ def delete_user(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, acto
             target_id=user.id,
             details={"username": user.username},
         )
+        invalidate_access_tokens(session, [user.id])  # their clients' tokens, until re-owned
         session.delete(user)
 
 

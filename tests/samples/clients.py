@@ -1,5 +1,6 @@
 BODIES = {
     "clients.create_client": lambda world: {"name": "Deploy bot", "scopes": ["projects:read"]},
+    "clients.update_client": lambda world: {"name": "Renamed bot"},
     # client_secret_post as JSON. Needs the world's client to have a known secret
     # (`world["client_secret"]`, see tests/matrix_world.py) and the matrix to send a sample
     # body to a view that reads its own body (the token endpoint annotates none).

@@ -1,0 +1,135 @@
+"""Review finding 12 (suspected): a permission removed from a role while that role is being
+assigned to a user who then logs in survives in that user's token.
+
+The interleaving, on PostgreSQL (READ COMMITTED), with two admins:
+  A: PATCH the role without projects:manage: deletes the grant, lists the role's holders
+     (the user is not one yet), bumps their versions ... and has not committed yet;
+  B: PUT the user's roles with that role: sees the grant still there (A is uncommitted),
+     inserts the membership, bumps the user's version, commits;
+  the user logs in: A is still uncommitted, so the token carries projects:manage;
+  A commits: its holder list missed the user, so that token stays valid, grant and all.
+
+The test pauses A right after it listed the holders and runs B and the login meanwhile.
+When a fix makes B wait for A, the test sees B blocked on a lock and goes on.
+SQLite serialises writers (BEGIN IMMEDIATE), so the race needs PostgreSQL, which CI runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, text
+
+import app.roles.service as roles_service
+from app.database import EXTENSION as DATABASE
+from app.provisioning import add_role, builtin_role, create_tenant, create_user
+from app.security import PASSWORDS
+from models import Role, Tenant, User
+from policies import BuiltinRole, Permission
+from tests.conftest import PASSWORD, bearer
+
+SAFETY_TIMEOUT = 60  # seconds; only to fail instead of hanging if something deadlocks
+
+
+@pytest.fixture
+def pg_app(postgres_app: Flask) -> Flask:
+    app = postgres_app
+    hashed = app.extensions[PASSWORDS].hash(PASSWORD)
+    with app.extensions[DATABASE].sessions() as session, session.begin():
+        acme = create_tenant(session, "acme", "Acme")
+        admin, member = (builtin_role(session, acme, r) for r in (BuiltinRole.ADMIN, BuiltinRole.MEMBER))
+        add_role(
+            session,
+            acme,
+            "editor",
+            [Permission.PROJECTS_READ, Permission.PROJECTS_WRITE, Permission.PROJECTS_MANAGE],
+        )
+        for name in ("alice", "boss"):
+            create_user(session, acme, name, hashed, roles=[admin])
+        create_user(session, acme, "dana", hashed, roles=[member])
+    return app
+
+
+def login(app: Flask, username: str) -> dict[str, Any]:
+    response = app.test_client().post(
+        "/auth/login", json={"tenant": "acme", "username": username, "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def waiting_on_a_lock(app: Flask) -> bool:
+    """Whether a backend of this test's database waits for a row or transaction lock."""
+    with app.extensions[DATABASE].engine.connect() as connection:
+        return bool(
+            connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        )
+
+
+def test_a_permission_removed_while_its_role_is_assigned_leaves_no_token_holding_it(pg_app, monkeypatch):
+    engine = pg_app.extensions[DATABASE].engine
+    with engine.connect() as connection:
+        acme_id = connection.execute(select(Tenant.id).where(Tenant.slug == "acme")).scalar_one()
+        dana_id = connection.execute(select(User.id).where(User.username == "dana")).scalar_one()
+        editor_id = connection.execute(select(Role.id).where(Role.name == "editor")).scalar_one()
+    alice, boss = (bearer(login(pg_app, name)["access_token"]) for name in ("alice", "boss"))
+
+    a_listed_holders, release_a = threading.Event(), threading.Event()
+    original = roles_service._holder_ids
+
+    def list_then_pause(session, role):
+        holders = original(session, role)
+        a_listed_holders.set()
+        release_a.wait(SAFETY_TIMEOUT)
+        return holders
+
+    monkeypatch.setattr(roles_service, "_holder_ids", list_then_pause)
+    answers: dict[str, Any] = {}
+
+    def edit_role() -> None:
+        answers["edit"] = pg_app.test_client().patch(
+            f"/tenants/{acme_id}/roles/{editor_id}",
+            json={"permissions": ["projects:read", "projects:write"]},
+            headers=alice,
+        )
+
+    def assign_role() -> None:
+        answers["assign"] = pg_app.test_client().put(
+            f"/tenants/{acme_id}/users/{dana_id}/roles", json={"roles": ["editor", "member"]}, headers=boss
+        )
+
+    a, b = threading.Thread(target=edit_role), threading.Thread(target=assign_role)
+    a.start()
+    try:
+        assert a_listed_holders.wait(SAFETY_TIMEOUT), "the role edit never reached its holder list"
+        b.start()
+        deadline = time.monotonic() + SAFETY_TIMEOUT
+        while b.is_alive() and not waiting_on_a_lock(pg_app):
+            assert time.monotonic() < deadline, "the assignment neither finished nor waited for a lock"
+            time.sleep(0.02)
+        early = login(pg_app, "dana")  # dana logs in while the edit is still uncommitted
+    finally:
+        release_a.set()
+        a.join(SAFETY_TIMEOUT)
+        if b.ident is not None:
+            b.join(SAFETY_TIMEOUT)
+
+    assert answers["edit"].status_code == 200, answers["edit"].get_json()
+    assert answers["assign"].status_code == 200, answers["assign"].get_json()
+    me = pg_app.test_client().get("/auth/me", headers=bearer(early["access_token"]))
+    if me.status_code == 200:
+        assert "projects:manage" not in me.get_json()["permissions"]
+    else:
+        assert me.get_json()["code"] == "token_revoked"
+    fresh = pg_app.test_client().get("/auth/me", headers=bearer(login(pg_app, "dana")["access_token"]))
+    assert "editor" in fresh.get_json()["roles"]
+    assert "projects:manage" not in fresh.get_json()["permissions"]
