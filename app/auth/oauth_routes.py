@@ -22,9 +22,16 @@ from app.clients.oauth import (
     render_oauth_error,
     request_params,
 )
-from app.clients.schemas import IntrospectionOut, OAuthErrorOut, TokenOut, token_request_body_schema
+from app.clients.schemas import (
+    IntrospectionOut,
+    OAuthErrorOut,
+    TokenOut,
+    introspection_request_body_schema,
+    token_request_body_schema,
+)
 from app.database import db_session
 from app.errors import problem_response, render_problem
+from app.openapi_document import BASIC_SCHEME, BEARER_SCHEME, OAUTH_ERRORS_EXTENSION
 from policies import Permission, RoutePolicy, TokenKind, public
 from policies.decorators import enforce
 from policies.problems import Problem
@@ -42,7 +49,10 @@ INTROSPECTION_BY_OPERATOR = RoutePolicy(
 @bp.post(
     "/token",
     responses={200: TokenOut, 400: OAuthErrorOut, 401: OAuthErrorOut},
-    openapi_extensions={"requestBody": token_request_body_schema()},
+    operation_id="issueToken",
+    # client_secret_basic, or client_secret_post in the body (no scheme describes that one)
+    security=[{BASIC_SCHEME: []}, {}],
+    openapi_extensions={"requestBody": token_request_body_schema(), OAUTH_ERRORS_EXTENSION: True},
 )
 @public("OAuth 2.0 client credentials: the client authenticates in the request")
 def token() -> Response:
@@ -56,12 +66,19 @@ def token() -> Response:
     return no_store(jsonify(service.issue_client_token(db_session(), params, credentials)))
 
 
-@bp.post("/introspect", responses={200: IntrospectionOut, 400: OAuthErrorOut, 401: OAuthErrorOut})
+@bp.post(
+    "/introspect",
+    responses={200: IntrospectionOut, 400: OAuthErrorOut, 401: OAuthErrorOut},
+    operation_id="introspectToken",
+    security=[{BASIC_SCHEME: []}, {BEARER_SCHEME: []}, {}],
+    openapi_extensions={"requestBody": introspection_request_body_schema()},
+)
 @public("RFC 7662: the caller authenticates in the request, as a client or with a platform:read token")
 def introspect() -> Response:
-    """Is this token active? Form or JSON `token`. The caller authenticates as a client
-    (Basic or body, and sees its own tenant's tokens only) or with an access token holding
-    platform:read (sees every tenant's)."""
+    """Is this token active? A form `token` (JSON is accepted too).
+
+    The caller authenticates as a client (Basic or body, and sees its own tenant's tokens
+    only) or with an access token holding platform:read (sees every tenant's)."""
     params = request_params()
     visible_tenant = _introspection_caller(params)
     token = params.get("token")
