@@ -2,7 +2,7 @@
 # Start the service as a deployment would (gunicorn, a fresh SQLite database, demo data and a
 # platform administrator) on a free loopback port, for the contract checks.
 #
-#   source tests/contract/live_server.sh   # exports API, ADMIN_PASSWORD; stop_live_server on exit
+#   source tests/contract/live_server.sh   # exports API and ADMIN_PASSWORD; call stop_live_server at the end
 #
 # Nothing here reaches beyond 127.0.0.1.
 
@@ -34,9 +34,3 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 curl -sf "$API/healthz" >/dev/null || { echo "the live server did not start" >&2; cat "$LIVE_DIR/server.log" >&2; exit 1; }
-
-# An access token of a user: login() PLATFORM_OR_TENANT USERNAME [PASSWORD]
-login() {
-  curl -sf -X POST "$API/auth/login" -H 'Content-Type: application/json' \
-    -d "{\"tenant\": \"$1\", \"username\": \"$2\", \"password\": \"${3:-correct-horse-battery}\"}" | jq -r .access_token
-}
