@@ -15,7 +15,7 @@ from app.openapi_document import openapi_path
 from app.schemas import StrictBody, TenantPath
 from policies import Permission, route_policies, tenant_scoped
 from policies.problems import PROBLEM_CODES
-from tests.factories import TenantFactory, UserFactory
+from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory, UserFactory
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
@@ -262,3 +262,24 @@ def test_docs_page_uses_no_cdn(client):
 
 def test_docs_assets_cannot_escape_their_folder(client):
     assert client.get("/docs/assets/../../__init__.py").status_code == 404
+
+
+@pytest.mark.parametrize("client_authentication", ["basic", "request-body"])
+def test_swagger_uis_authorize_request_gets_a_client_credentials_token(
+    client, document, client_authentication
+):
+    """What Swagger UI sends for the `oauth2ClientCredentials` scheme, to its `tokenUrl`."""
+    integration = ClientFactory(tenant=TenantFactory(), scopes=["projects:read", "users:read"])
+    flow = document["components"]["securitySchemes"]["oauth2ClientCredentials"]["flows"]["clientCredentials"]
+    form = {"grant_type": "client_credentials", "scope": "projects:read"}
+    headers = {"X-Requested-With": "XMLHttpRequest", "Accept": "application/json, text/plain, */*"}
+    auth = None
+    if client_authentication == "basic":
+        auth = (integration.client_id, DEFAULT_CLIENT_SECRET)
+    else:
+        form.update(client_id=integration.client_id, client_secret=DEFAULT_CLIENT_SECRET)
+
+    response = client.post(flow["tokenUrl"], data=form, headers=headers, auth=auth)
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["scope"] == "projects:read"
