@@ -15,6 +15,7 @@ from app.api import BEARER_SCHEME, AuthzAPI
 from app.audit import record_denial
 from app.catalog.store import application_names
 from app.clients.callers import request_client
+from app.cors import init_cors
 from app.errors import register_error_handlers, validation_problem
 from app.http import register_http_hygiene
 from app.metrics import init_metrics
@@ -78,6 +79,7 @@ def create_app(
 
     register_error_handlers(app)
     register_http_hygiene(app)
+    init_cors(app, settings.cors_origin_list)
     init_metrics(app)
     _register_blueprints(app)
     for blueprint in blueprints:

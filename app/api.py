@@ -1,31 +1,28 @@
-"""The Flask application class: flask-openapi3's, with the policy registry in its document."""
+"""The Flask application class: flask-openapi3's, with a document completed from the policy
+registry and the routes' declarations (app.openapi_document)."""
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from flask_openapi3 import OpenAPI
 
+from app.auth.schemas import document_login_tenant
+from app.openapi_document import BEARER_SCHEME, complete_document
+from app.security import settings
 from policies import route_policies
 
-BEARER_SCHEME = "bearerAuth"
-_PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+__all__ = ["BEARER_SCHEME", "AuthzAPI"]
 
 
 class AuthzAPI(OpenAPI):
     def generate_spec_json(self) -> None:  # type: ignore[override]
-        """Add each operation's policy (`x-permissions`, security) from the same registry
-        that enforces it, so the document cannot drift from what is enforced."""
+        """Complete the document from the same registry that enforces each policy, so the
+        document cannot drift from what is enforced."""
         super().generate_spec_json()
-        paths: dict[str, Any] = self.spec_json.get("paths", {})
-        for entry in route_policies(self):
-            operations = paths.get(_PATH_PARAM.sub(r"{\1}", entry.rule))
-            if operations is None:
-                continue
-            for method in entry.methods:
-                operation = operations.get(method.lower())
-                if operation is None:
-                    continue
-                operation.update(entry.policy.openapi_extensions())
-                operation["security"] = [] if entry.policy.is_public else [{BEARER_SCHEME: []}]
+        view_names = {
+            endpoint: getattr(view, "__name__", endpoint.rsplit(".", 1)[-1])
+            for endpoint, view in self.view_functions.items()
+        }
+        complete_document(self.spec_json, route_policies(self), view_names)
+        with self.app_context():
+            default_tenant = settings().default_tenant
+        document_login_tenant(self.spec_json["components"]["schemas"], default_tenant)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from app.security import settings
 from policies.binding import field_errors
 from policies.decorators import ensure_denial_recorded
 from policies.problems import BadRequest, FieldError, Problem, ValidationFailed, bearer_challenge
@@ -19,7 +20,13 @@ from policies.problems import BadRequest, FieldError, Problem, ValidationFailed,
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_TYPE_BASE = "https://authz.example/problems/"
+# RFC 9457 §3.1.1: `type` resolves to documentation of the problem: our own page, served by us.
+PROBLEM_TYPES_PATH = "/docs/problems"
+
+
+def problem_type(code: str) -> str:
+    """The absolute URI of `code`'s entry on the problems page, under our issuer."""
+    return f"{settings().issuer.rstrip('/')}{PROBLEM_TYPES_PATH}#{code}"
 
 
 class InvalidCredentials(Problem):
@@ -65,7 +72,7 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     body = {
-        "type": PROBLEM_TYPE_BASE + code,
+        "type": problem_type(code),
         "title": title or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,

@@ -17,6 +17,26 @@ class StrictBody(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=False)
 
 
+def _never_null(schema: dict[str, Any]) -> None:
+    """`T | None` documented as `T`, with no default: the field may be left out, never null."""
+    schema.pop("default", None)
+    branches = [b for b in schema.pop("anyOf", []) if b.get("type") != "null"]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+
+
+def omittable() -> Any:
+    """The default of a body field `T | None` that may be left out but is never null (the
+    model's validators refuse one): the document offers no null either."""
+    return Field(default=None, json_schema_extra=_never_null)
+
+
+# A partial update: at least one field (the model's own validator says which).
+AT_LEAST_ONE_FIELD = ConfigDict(json_schema_extra={"minProperties": 1})
+
+
 class Query(BaseModel):
     """Query parameters arrive as strings; unknown ones are rejected too."""
 
@@ -63,12 +83,13 @@ def page_of(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
     return {"items": items, "next_cursor": next_cursor}
 
 
-PROBLEM_RESPONSES: dict[int, Any] = {
-    401: ProblemOut,
-    403: ProblemOut,
-    404: ProblemOut,
-    422: ProblemOut,
-}
+# Error answers are derived for every operation from its policy and its models
+# (app.openapi_document), so a route declares only what those cannot tell: a 409 of its
+# service, or the 401 of a public route that checks credentials itself. Routes may still
+# spread this (empty) mapping; it adds nothing.
+PROBLEM_RESPONSES: dict[int, Any] = {}
+# What a public route that checks credentials itself declares (login).
+CREDENTIAL_PROBLEMS: dict[int, Any] = {401: ProblemOut, 403: ProblemOut}
 
 
 def _in_catalog(value: Any) -> Any:
@@ -93,4 +114,8 @@ def _in_catalog(value: Any) -> Any:
 
 # Permissions named in a body (a role's permissions, a client's scopes): catalog members only.
 MAX_NAMED_PERMISSIONS = 500
-PermissionNames = Annotated[list[str], Field(max_length=MAX_NAMED_PERMISSIONS), BeforeValidator(_in_catalog)]
+PermissionNames = Annotated[
+    list[str],
+    Field(max_length=MAX_NAMED_PERMISSIONS, json_schema_extra={"uniqueItems": True}),
+    BeforeValidator(_in_catalog),
+]

@@ -7,10 +7,11 @@ anything that would make tokens forgeable (OWASP ASVS 4.0 V2.10 / V6.4: no defau
 from __future__ import annotations
 
 import enum
+import re
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +54,8 @@ WELL_KNOWN_SECRETS = frozenset(
         "default",
     }
 )
+# An origin (RFC 6454): scheme, host, optional port; no path, wildcard or pattern.
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
 
 # OWASP Password Storage Cheat Sheet (2025): argon2id, m=19 MiB, t=2, p=1 at the least.
@@ -91,10 +94,25 @@ class Settings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
     # The decision API's bodies: a batch of 1,000 evaluations needs more than other routes.
     decision_max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
+    # Browser origins allowed to call the API (CORS), comma-separated exact origins; none by default.
+    cors_origins: str = ""
 
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return tuple(origin.strip() for origin in self.cors_origins.split(",") if origin.strip())
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: str) -> str:
+        """Each a scheme, host and optional port; never `*` or a pattern (exact matches only)."""
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            if not ORIGIN.fullmatch(origin):
+                raise ValueError("AUTHZ_CORS_ORIGINS takes exact origins such as https://app.example")
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:

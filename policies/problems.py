@@ -109,3 +109,37 @@ class WrongPrincipalKind(PermissionDenied):
     def __init__(self, admitted: Iterable[str]) -> None:
         kinds = " or ".join(sorted(admitted))
         super().__init__([], detail=f"This route admits only a {kinds} token.")
+
+
+# Every `code` a problem response may carry, with what it means: the `Problem` schema's enum
+# in the API document and the page its `type` URIs point to (/docs/problems#<code>).
+# tests/test_problem_codes.py fails when a code is raised anywhere without an entry here.
+PROBLEM_CODES: dict[str, str] = {
+    "bad_request": "The request is malformed: a body that is not valid JSON, a duplicated key, "
+    "a cursor we did not issue.",
+    "validation_error": "The request is well formed but a field is not valid; `errors` names each "
+    "field and what is wrong (never the value sent).",
+    "invalid_credentials": "The tenant, username or password is wrong (always the same answer, "
+    "whichever it was).",
+    "unauthorized": "Authentication is required.",
+    "token_missing": "The operation needs an access token in `Authorization: Bearer`.",
+    "token_invalid": "The token is malformed, signed by an unknown key, of the wrong kind (a refresh "
+    "token where an access token is expected, or the reverse) or for another issuer or audience.",
+    "token_expired": "The token has expired: refresh it, or log in again.",
+    "token_revoked": "The token was revoked: its session ended, the user's roles or password "
+    "changed, the user was deactivated or deleted, or the client was revoked or rotated.",
+    "permission_denied": "The caller lacks a permission; `required_permissions` names what is "
+    "missing and `decision_id` the audit event that records the denial.",
+    "tenant_suspended": "The caller's tenant is suspended.",
+    "not_found": "Nothing by that id exists for the caller (anything of another tenant answers the same).",
+    "method_not_allowed": "The path does not take this method (`Allow` lists those it takes).",
+    "not_acceptable": "No representation matches the `Accept` header.",
+    "conflict": "The change conflicts with the current state (a duplicate name, the last admin, "
+    "a built-in role, a concurrent change).",
+    "payload_too_large": "The request body is larger than the service accepts.",
+    "unsupported_media_type": "The request body must be `application/json`.",
+    "rate_limited": "Too many requests; retry after the number of seconds in `Retry-After`.",
+    "http_error": "Another HTTP error.",
+    "internal_error": "The server failed; the response carries no detail, the operators' log does.",
+    "service_unavailable": "A dependency (the database) is unreachable; retry after `Retry-After`.",
+}

@@ -46,7 +46,15 @@ def test_access_token_carries_tenant_roles_permissions_and_session(app, client, 
     token = client.post("/auth/login", json=login_body()).get_json()["access_token"]
 
     header = jwt.get_unverified_header(token)
-    claims = jwt.decode(token, public_key(app), algorithms=["RS256"], issuer="https://authz.test")
+    claims = jwt.decode(
+        token,
+        public_key(app),
+        algorithms=["RS256"],
+        issuer="https://authz.test",
+        audience="https://authz.test",
+    )
+    assert header["typ"] == "at+jwt"
+    assert claims["aud"] == "https://authz.test"
 
     assert header["alg"] == "RS256"
     assert header["kid"] == app.extensions["authz.keyring"].active.kid

@@ -70,7 +70,13 @@ def post_credentials(integration: dict[str, Any]) -> dict[str, str]:
 
 def claims_of(app, token: str) -> dict[str, Any]:
     key = app.extensions["authz.keyring"].active
-    return jwt.decode(token, key.verification_material, [key.algorithm], issuer="https://authz.test")
+    return jwt.decode(
+        token,
+        key.verification_material,
+        [key.algorithm],
+        issuer="https://authz.test",
+        audience="https://authz.test",
+    )
 
 
 def assert_oauth_error(response, status: int, error: str) -> dict[str, Any]:

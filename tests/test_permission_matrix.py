@@ -96,7 +96,11 @@ def test_route_answers_what_its_policy_declares(app, client, login, world, entry
         headers = bearer(tokens[token_kind])
         key = app.extensions["authz.keyring"].active
         claims = jwt.decode(
-            tokens["access_token"], key.verification_material, [key.algorithm], issuer="https://authz.test"
+            tokens["access_token"],
+            key.verification_material,
+            [key.algorithm],
+            issuer="https://authz.test",
+            audience="https://authz.test",
         )
     url = entry.rule
     for name in re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", entry.rule):

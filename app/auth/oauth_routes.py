@@ -18,9 +18,16 @@ from app.clients.oauth import (
     render_oauth_error,
     request_params,
 )
-from app.clients.schemas import IntrospectionOut, OAuthErrorOut, TokenOut, token_request_body_schema
+from app.clients.schemas import (
+    IntrospectionOut,
+    OAuthErrorOut,
+    TokenOut,
+    introspection_request_body_schema,
+    token_request_body_schema,
+)
 from app.database import db_session
 from app.errors import problem_response, render_problem
+from app.openapi_document import BASIC_SCHEME, BEARER_SCHEME, OAUTH_ERRORS_EXTENSION
 from policies import Permission, public
 from policies.decorators import client_caller, client_or_token
 from policies.problems import Problem
@@ -33,7 +40,10 @@ TOKEN_ENDPOINT = "oauth.token"
 @bp.post(
     "/token",
     responses={200: TokenOut, 400: OAuthErrorOut, 401: OAuthErrorOut},
-    openapi_extensions={"requestBody": token_request_body_schema()},
+    operation_id="issueToken",
+    # client_secret_basic, or client_secret_post in the body (no scheme describes that one)
+    security=[{BASIC_SCHEME: []}, {}],
+    openapi_extensions={"requestBody": token_request_body_schema(), OAUTH_ERRORS_EXTENSION: True},
 )
 @public("OAuth 2.0 client credentials: the client authenticates in the request")
 def token() -> Response:
@@ -47,12 +57,20 @@ def token() -> Response:
     return no_store(jsonify(service.issue_client_token(db_session(), params, credentials)))
 
 
-@bp.post("/introspect", responses={200: IntrospectionOut, 400: OAuthErrorOut, 401: OAuthErrorOut})
+@bp.post(
+    "/introspect",
+    responses={200: IntrospectionOut, 400: OAuthErrorOut, 401: OAuthErrorOut},
+    operation_id="introspectToken",
+    security=[{BASIC_SCHEME: []}, {BEARER_SCHEME: []}],
+    openapi_extensions={"requestBody": introspection_request_body_schema()},
+)
 @client_or_token(Permission.TOKENS_INTROSPECT, Permission.PLATFORM_READ)
 def introspect() -> Response:
-    """Is this token active? Form or JSON `token`. The caller authenticates as a client
-    holding tokens:introspect (Basic or body; it sees its own tenant's tokens only) or with an
-    access token holding platform:read (sees every tenant's)."""
+    """Is this token active? A form `token` (JSON is accepted too).
+
+    The caller authenticates as a client holding tokens:introspect (Basic or body; it sees its
+    own tenant's tokens only) or with an access token holding platform:read (sees every
+    tenant's)."""
     params = request_params()
     caller = client_caller()
     visible_tenant = caller.tenant_id if caller is not None else None

@@ -10,6 +10,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from app.auth import service
 from app.auth.schemas import (
     LoginBody,
+    MeClientOut,
     MeOut,
     MeUserOut,
     PasswordChangeBody,
@@ -20,7 +21,7 @@ from app.auth.schemas import (
     TokenPairOut,
 )
 from app.database import db_session
-from app.schemas import PROBLEM_RESPONSES
+from app.schemas import CREDENTIAL_PROBLEMS, PROBLEM_RESPONSES
 from app.security import passwords, settings
 from policies import PrincipalKind, authenticated, current_principal, public, refresh_token_required
 
@@ -44,14 +45,14 @@ def login_with(body: LoginBody) -> dict[str, Any]:
     return pair.as_response()
 
 
-@bp.post("/login", responses={200: TokenPairOut, **PROBLEM_RESPONSES})
+@bp.post("/login", responses={200: TokenPairOut, **CREDENTIAL_PROBLEMS})
 @public("the way in: credentials are checked here")
 def login(body: LoginBody) -> dict[str, Any]:
     """Exchange a tenant, username and password for an access and a refresh token."""
     return login_with(body)
 
 
-@bp.post("/refresh", responses={200: TokenPairOut, **PROBLEM_RESPONSES})
+@bp.post("/refresh", responses={200: TokenPairOut, **PROBLEM_RESPONSES}, operation_id="refreshTokens")
 @refresh_token_required()
 def refresh() -> dict[str, Any]:
     """Rotate the token pair; a refresh token presented twice revokes its whole session."""
@@ -66,7 +67,7 @@ def logout() -> tuple[str, int]:
     return "", 204
 
 
-@bp.get("/me", responses={200: MeOut, **PROBLEM_RESPONSES})
+@bp.get("/me", responses={200: MeOut, **PROBLEM_RESPONSES}, operation_id="getMe")
 @authenticated()
 def me() -> dict[str, Any]:
     """Who the token belongs to, its tenant, roles and effective permissions."""
@@ -74,13 +75,15 @@ def me() -> dict[str, Any]:
     user, tenant = service.whoami(db_session(), principal)
     out = MeOut(
         user=MeUserOut.model_validate(user) if user else None,
-        client={"client_id": principal.subject} if user is None else None,
+        client=MeClientOut(client_id=principal.subject) if user is None else None,
         tenant=TenantOut.model_validate(tenant),
         roles=list(principal.roles),
         permissions=sorted(principal.permissions),
         session_id=principal.session_id,
     )
-    return out.model_dump(mode="json", exclude_none=True)
+    # `user` or `client`, and `session_id`, only where they apply; a user's own null
+    # fields (`email`, `last_login_at`) are sent as null, as the document says.
+    return {key: value for key, value in out.model_dump(mode="json").items() if value is not None}
 
 
 @bp.post("/password", responses={204: None, **PROBLEM_RESPONSES})
@@ -107,7 +110,7 @@ def list_sessions() -> dict[str, Any]:
     return {"items": items}
 
 
-@bp.delete("/sessions/<uuid:sid>", responses={204: None, **PROBLEM_RESPONSES})
+@bp.delete("/sessions/<uuid:sid>", responses={204: None, **PROBLEM_RESPONSES}, operation_id="endSession")
 @authenticated(principals=[PrincipalKind.USER])
 def end_session(path: SessionPath) -> tuple[str, int]:
     """End one of the caller's own sessions (another user's answers 404)."""

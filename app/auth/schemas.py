@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from app.schemas import NO_CONTROL, Out, StrictBody
-from app.security.passwords import MAX_PASSWORD_LENGTH
+from app.security.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 # No control characters: no tenant or username holds one (and PostgreSQL refuses NUL).
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=NO_CONTROL)]
@@ -22,6 +22,18 @@ class LoginBody(StrictBody):
     tenant: Slug | None = None
     username: LoginName
     password: LoginPassword
+
+
+def document_login_tenant(schemas: dict[str, Any], default_tenant: str | None) -> None:
+    """`tenant` may be left out only where a default tenant is configured: the document says
+    what this deployment accepts (a generated client or a fuzzer would otherwise omit it)."""
+    login = schemas.get(LoginBody.__name__)
+    if login is None or default_tenant is not None:
+        return
+    tenant = login["properties"]["tenant"]
+    branches = [b for b in tenant.get("anyOf", []) if b.get("type") != "null"]
+    login["properties"]["tenant"] = {**branches[0], "title": tenant.get("title", "Tenant")}
+    login["required"] = ["tenant", *[name for name in login.get("required", []) if name != "tenant"]]
 
 
 class TokenPairOut(BaseModel):
@@ -48,9 +60,15 @@ class MeUserOut(Out):
     last_login_at: datetime | None
 
 
+class MeClientOut(BaseModel):
+    client_id: str
+
+
 class MeOut(BaseModel):
+    """`user` for a user's token, `client` for an integration client's; `session_id` for users."""
+
     user: MeUserOut | None = None
-    client: dict[str, str] | None = None
+    client: MeClientOut | None = None
     tenant: TenantOut
     roles: list[str]
     permissions: list[str]
@@ -63,7 +81,8 @@ class ProtectedOut(BaseModel):
 
 class PasswordChangeBody(StrictBody):
     current_password: LoginPassword
-    new_password: LoginPassword
+    # The service checks the length (and says so in its own words); the document says it too.
+    new_password: Annotated[LoginPassword, Field(json_schema_extra={"minLength": MIN_PASSWORD_LENGTH})]
 
 
 class SessionPath(BaseModel):

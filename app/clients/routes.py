@@ -76,7 +76,11 @@ def revoke_client(path: ClientPath) -> tuple[str, int]:
     return "", 204
 
 
-@bp.post("/<uuid:cid>/secret", responses={200: ClientWithSecretOut, 409: ProblemOut, **PROBLEM_RESPONSES})
+@bp.post(
+    "/<uuid:cid>/secret",
+    responses={200: ClientWithSecretOut, 409: ProblemOut, **PROBLEM_RESPONSES},
+    operation_id="rotateClientSecret",
+)
 @tenant_scoped(Permission.CLIENTS_WRITE)
 def rotate_secret(path: ClientPath) -> dict[str, Any]:
     """A new secret, in this answer only; the old one and the client's tokens stop working."""

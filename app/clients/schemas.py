@@ -105,25 +105,72 @@ class OAuthErrorOut(BaseModel):
     error_description: str | None = None
 
 
-def token_request_body_schema() -> dict[str, Any]:
-    """The OpenAPI `requestBody` of the token endpoint: a form (RFC 6749) or the same as JSON."""
-    schema = {
-        "type": "object",
-        "required": ["grant_type"],
-        "properties": {
-            "grant_type": {"type": "string", "enum": ["client_credentials"]},
-            "scope": {"type": "string", "description": "Space-separated subset of the client's scopes."},
-            "client_id": {"type": "string", "description": "client_secret_post only."},
-            "client_secret": {"type": "string", "description": "client_secret_post only."},
-        },
-    }
+CLIENT_SECRET_POST = (
+    " The client authenticates with HTTP Basic, or sends `client_id` and `client_secret` in "
+    "this body (client_secret_post)."
+)
+
+
+def _form_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """A body sent as a form (RFC 6749 §4.4.2, RFC 7662 §2.1) or the same object as JSON.
+
+    Not `required`: a generated client cannot send a required body of two media types
+    (openapi-python-client #1451), and an empty body is answered with an RFC 6749 error.
+    The client authenticates with HTTP Basic (the `clientBasic` scheme); `client_id` and
+    `client_secret` may instead be sent in the body (client_secret_post, RFC 6749 §2.3.1),
+    which the description says rather than the schema (a secret without its id is refused,
+    which JSON Schema tools do not all understand).
+    """
+    description += CLIENT_SECRET_POST
+    # Other parameters are ignored (RFC 6749 §3.2), but each is one value: never repeated.
+    schema = {**schema, "additionalProperties": {"type": "string"}}
     return {
-        "required": True,
+        "required": False,
+        "description": description,
         "content": {
             "application/x-www-form-urlencoded": {"schema": schema},
             "application/json": {"schema": schema},
         },
     }
+
+
+def token_request_body_schema() -> dict[str, Any]:
+    """The OpenAPI `requestBody` of the token endpoint: a form (RFC 6749) or the same as JSON."""
+    schema = {
+        "title": "TokenRequest",
+        "type": "object",
+        "required": ["grant_type"],
+        "properties": {
+            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+            "scope": {
+                "type": "string",
+                "pattern": r"\S",
+                "description": "Space-separated subset of the client's scopes.",
+            },
+        },
+    }
+    return _form_body(schema, "RFC 6749 §4.4.2 access token request.")
+
+
+def introspection_request_body_schema() -> dict[str, Any]:
+    """The OpenAPI `requestBody` of the introspection endpoint (RFC 7662 §2.1)."""
+    schema = {
+        "title": "IntrospectionRequest",
+        "type": "object",
+        "required": ["token"],
+        "properties": {
+            "token": {"type": "string", "minLength": 1, "description": "The token to describe."},
+            "token_type_hint": {
+                "type": "string",
+                "description": "access_token or refresh_token: a hint only (RFC 7662 §2.1).",
+            },
+        },
+    }
+    # RFC 7662 §2.1 names the form only; a token is needed, so the body is required (and of
+    # one media type, which a generated client can send).
+    body = _form_body(schema, "RFC 7662 §2.1 introspection request.")
+    del body["content"]["application/json"]
+    return {**body, "required": True}
 
 
 class IntrospectionOut(BaseModel):

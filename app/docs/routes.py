@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 from typing import Any
 
 import flask_openapi3_swagger
 from flask import Blueprint, Response, current_app, send_from_directory
 
+from app.errors import PROBLEM_TYPES_PATH
 from policies import public
+from policies.problems import PROBLEM_CODES
 
 SWAGGER_ASSETS = Path(flask_openapi3_swagger.__file__).parent / "templates" / "swagger"
 # Every asset is ours; Swagger UI needs inline styles only.
@@ -42,7 +45,33 @@ DOCS_INIT_JS = """window.onload = function () {
 };
 """
 
+PROBLEMS_HTML = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Problem types of the authorization API</title>
+</head>
+<body>
+  <h1>Problem types</h1>
+  <p>Every error is an RFC 9457 <code>application/problem+json</code> object whose
+  <code>type</code> points to one entry below and whose <code>code</code> names it.
+  The token endpoint answers in RFC 6749 &sect;5.2 form instead.</p>
+  <dl>
+{entries}
+  </dl>
+</body>
+</html>
+"""
+
 bp = Blueprint("docs", __name__)
+
+
+def problems_page() -> str:
+    entries = "\n".join(
+        f'    <dt id="{escape(code)}"><code>{escape(code)}</code></dt><dd>{escape(meaning)}</dd>'
+        for code, meaning in sorted(PROBLEM_CODES.items())
+    )
+    return PROBLEMS_HTML.replace("{entries}", entries)
 
 
 @bp.get("/openapi.json")
@@ -55,6 +84,12 @@ def openapi_document() -> dict[str, Any]:
 @public("interactive API documentation")
 def docs_page() -> Response:
     return Response(DOCS_HTML, mimetype="text/html", headers={"Content-Security-Policy": DOCS_CSP})
+
+
+@bp.get(PROBLEM_TYPES_PATH)
+@public("what each problem type means (the `type` URI of every error)")
+def problem_types() -> Response:
+    return Response(problems_page(), mimetype="text/html", headers={"Content-Security-Policy": DOCS_CSP})
 
 
 @bp.get("/docs/init.js")

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.database import database
 from app.metrics import exposition
+from app.ops.schemas import METRICS_RESPONSE, LivenessOut, ReadinessOut
 from app.security.token_state import token_state_checker
 from policies import public
 
@@ -19,14 +20,14 @@ log = logging.getLogger(__name__)
 bp = APIBlueprint("ops", __name__, abp_tags=[Tag(name="operations")])
 
 
-@bp.get("/healthz")
+@bp.get("/healthz", responses={200: LivenessOut}, operation_id="checkLiveness")
 @public("liveness probe for orchestrators")
 def healthz() -> dict[str, Any]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@bp.get("/readyz")
+@bp.get("/readyz", responses={200: ReadinessOut, 503: ReadinessOut}, operation_id="checkReadiness")
 @public("readiness probe for orchestrators")
 def readyz() -> tuple[dict[str, Any], int]:
     """The database answers, and Redis when configured (503 when either does not)."""
@@ -44,7 +45,7 @@ def readyz() -> tuple[dict[str, Any], int]:
     return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
 
 
-@bp.get("/metrics")
+@bp.get("/metrics", responses={200: METRICS_RESPONSE}, operation_id="getMetrics")
 @public("Prometheus scrape endpoint for operators")
 def metrics() -> Response:
     """Prometheus text: requests by route and status, latency, policy denials."""

@@ -7,13 +7,22 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    Field,
     StringConstraints,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from app.schemas import NO_CONTROL, Out, PermissionNames, StrictBody, TenantPath
+from app.schemas import (
+    AT_LEAST_ONE_FIELD,
+    NO_CONTROL,
+    Out,
+    PermissionNames,
+    StrictBody,
+    TenantPath,
+    omittable,
+)
 from policies import BuiltinRole
 
 ROLE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -27,7 +36,12 @@ def _not_reserved(name: str) -> str:
     return name
 
 
-RoleName = Annotated[str, StringConstraints(pattern=ROLE_NAME_PATTERN), AfterValidator(_not_reserved)]
+RoleName = Annotated[
+    str,
+    StringConstraints(pattern=ROLE_NAME_PATTERN),
+    AfterValidator(_not_reserved),
+    Field(json_schema_extra={"not": {"enum": sorted(RESERVED_NAMES)}}),
+]
 Description = Annotated[str, StringConstraints(max_length=500, pattern=NO_CONTROL)]
 
 
@@ -44,9 +58,11 @@ class RoleCreate(StrictBody):
 class RoleUpdate(StrictBody):
     """Any of the fields; an absent one is left as it is, a null one is refused."""
 
-    name: RoleName | None = None
-    description: Description | None = None
-    permissions: PermissionNames | None = None
+    model_config = AT_LEAST_ONE_FIELD
+
+    name: RoleName | None = omittable()
+    description: Description | None = omittable()
+    permissions: PermissionNames | None = omittable()
 
     @field_validator("name", "description", "permissions", mode="before")
     @classmethod

@@ -5,6 +5,9 @@
   claim, and never takes a key from the token itself (`jku`, `x5u`, `jwk`, `x5c`).
 - Each token string is parsed and verified once per request (flask-jwt-extended's own
   path decodes it three times).
+- Access tokens are RFC 9068 JWTs (header `typ: at+jwt`, `aud`, `client_id`, and `scope` for
+  integration clients). Refresh tokens carry `typ: rt+jwt` and an audience of their own
+  (the refresh endpoint), so no RFC 9068 validator takes one for an access token.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 import jwt
 from flask import Flask, Response, current_app
 from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, get_jti
+from flask_jwt_extended.config import config as jwt_config
+from flask_jwt_extended.tokens import _encode_jwt
 
 from app.errors import render_problem
 from app.security.claim_budget import fit_claims
@@ -31,11 +36,49 @@ EXTENSION = "authz.keyring"
 # Claims flask-jwt-extended and PyJWT own; an additional claim must never replace one.
 REGISTERED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "type", "fresh", "csrf"})
 ADDITIONAL_CLAIMS = frozenset(
-    {"tenant_id", "roles", "permissions", "sid", "client_id", "authz_ver", "authz_partial"}
+    {"tenant_id", "roles", "permissions", "sid", "client_id", "scope", "authz_ver", "authz_partial"}
 )
 # RFC 8725 §3.5 / §3.10: headers that would let a token choose its own key are refused.
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c"})
 REQUIRED_CLAIMS = ["iss", "sub", "exp", "iat", "nbf", "jti", "type"]
+
+# RFC 9068 §2.1: access tokens are typed `at+jwt`; refresh tokens get a type of their own.
+ACCESS_TOKEN_TYP = "at+jwt"
+REFRESH_TOKEN_TYP = "rt+jwt"
+# Tokens signed before RFC 9068 typing carried PyJWT's default; they stay valid until they expire.
+LEGACY_TYP = "JWT"
+TYP_OF_KIND = {"access": ACCESS_TOKEN_TYP, "refresh": REFRESH_TOKEN_TYP}
+# RFC 9068 §2.2: every access token names the client it was issued to; a user's login is ours.
+FIRST_PARTY_CLIENT_ID = "authz-login"
+
+
+@dataclass(frozen=True)
+class TokenAudiences:
+    """`aud` of each kind of token. Access tokens: AUTHZ_AUDIENCE, or the issuer when it is
+    unset. Refresh tokens: the issuer's refresh endpoint, which no resource server is."""
+
+    access: str
+    refresh: str
+    # What AUTHZ_AUDIENCE was, for the tokens signed before: both kinds carried it then.
+    configured: str | None
+
+    @classmethod
+    def of(cls, settings: Settings) -> TokenAudiences:
+        issuer = settings.issuer.rstrip("/")
+        return cls(
+            access=settings.audience or settings.issuer,
+            refresh=f"{issuer}/auth/refresh",
+            configured=settings.audience,
+        )
+
+    def accepts(self, kind: str, typ: str | None, aud: Any) -> bool:
+        """Whether a token of `kind` (its `type` claim) with this header `typ` and `aud` is ours."""
+        audiences = aud if isinstance(aud, list) else [aud]
+        if typ == TYP_OF_KIND.get(kind):
+            return (self.access if kind == "access" else self.refresh) in audiences
+        if typ in (LEGACY_TYP, None):  # signed before the change: as it was checked then
+            return aud in (None, self.configured) if self.configured is None else self.configured in audiences
+        return False
 
 
 @dataclass(frozen=True)
@@ -61,8 +104,9 @@ class TokenClaims:
             claims["authz_partial"] = True
         if self.session_id is not None:
             claims["sid"] = str(self.session_id)
-        if self.client_id is not None:
-            claims["client_id"] = self.client_id
+        claims["client_id"] = self.client_id or FIRST_PARTY_CLIENT_ID
+        if self.client_id is not None:  # an integration client: its granted scopes (RFC 9068 §2.2.3)
+            claims["scope"] = " ".join(fitted.permissions)  # the same cap as `permissions`
         return safe_additional_claims(claims)
 
 
@@ -117,9 +161,46 @@ class HardenedJWTManager(JWTManager):
     """flask-jwt-extended with one strict decode in place of its three lenient ones,
     and a cache so that a token string already verified is not verified again."""
 
-    def __init__(self, app: Flask | None = None) -> None:
+    def __init__(self, app: Flask | None = None, audiences: TokenAudiences | None = None) -> None:
         self.verified = VerifiedTokenCache()
+        self.audiences = audiences
         super().__init__(app)
+
+    def _encode_jwt_from_config(
+        self,
+        identity: Any,
+        token_type: str,
+        claims: dict[str, Any] | None = None,
+        fresh: Any = False,
+        expires_delta: Any = None,
+        headers: dict[str, Any] | None = None,
+    ) -> str:
+        """flask-jwt-extended's encoding, with each kind's own `typ` and `aud`."""
+        if self.audiences is None:
+            raise RuntimeError("token audiences are not configured")
+        header_overrides = {**self._jwt_additional_header_callback(identity), **(headers or {})}
+        header_overrides["typ"] = TYP_OF_KIND[token_type]
+        claim_overrides = {**self._user_claims_callback(identity), **(claims or {})}
+        if expires_delta is None:
+            expires_delta = (
+                jwt_config.access_expires if token_type == "access" else jwt_config.refresh_expires
+            )
+        return _encode_jwt(
+            algorithm=jwt_config.algorithm,
+            audience=self.audiences.access if token_type == "access" else self.audiences.refresh,
+            claim_overrides=claim_overrides,
+            csrf=jwt_config.cookie_csrf_protect,
+            expires_delta=expires_delta,
+            fresh=fresh,
+            header_overrides=header_overrides,
+            identity=self._user_identity_callback(identity),
+            identity_claim_key=jwt_config.identity_claim_key,
+            issuer=jwt_config.encode_issuer,
+            json_encoder=jwt_config.json_encoder,
+            secret=self._encode_key_callback(identity),
+            token_type=token_type,
+            nbf=jwt_config.encode_nbf,
+        )
 
     def _decode_jwt_from_config(
         self, encoded_token: str, csrf_value: Any = None, allow_expired: bool = False
@@ -131,12 +212,14 @@ class HardenedJWTManager(JWTManager):
             cached = self.verified.get(encoded_token, leeway, ring.kids)
             if cached is not None:
                 return dict(cached.claims)
-        header, claims = _verify(encoded_token, ring)
+        header, claims = _verify(encoded_token, ring, self.audiences)
         self.verified.put(encoded_token, VerifiedToken(header, claims, header["kid"]))
         return dict(claims)
 
 
-def _verify(encoded_token: str, ring: KeyRing) -> tuple[dict[str, Any], dict[str, Any]]:
+def _verify(
+    encoded_token: str, ring: KeyRing, audiences: TokenAudiences | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Verify a token string from scratch; raises PyJWT's errors."""
     header = jwt.get_unverified_header(encoded_token)
     if FORBIDDEN_HEADERS & set(header):
@@ -146,25 +229,27 @@ def _verify(encoded_token: str, ring: KeyRing) -> tuple[dict[str, Any], dict[str
         key = ring.verification_key(header.get("kid"))
     if key is None:
         raise jwt.InvalidTokenError("unknown key id")
+    if audiences is None:
+        raise RuntimeError("token audiences are not configured")
     config = current_app.config
-    audience = config.get("JWT_DECODE_AUDIENCE")
-    required = [*REQUIRED_CLAIMS, "aud"] if audience else REQUIRED_CLAIMS
     try:
         claims = jwt.decode(
             encoded_token,
             key.verification_material,
             # Pinned to the key's own algorithm: no `none`, no HS256 with a public key.
             algorithms=[key.algorithm.value],
-            audience=audience,
             issuer=config["JWT_DECODE_ISSUER"],
             leeway=config["JWT_DECODE_LEEWAY"],
-            options={"require": required, "verify_aud": audience is not None, "verify_sub": True},
+            # `aud` is checked below against the token's own kind (access or refresh).
+            options={"require": REQUIRED_CLAIMS, "verify_aud": False, "verify_sub": True},
         )
     except jwt.ExpiredSignatureError as exc:
         # flask-jwt-extended's handler reads these two attributes.
         exc.jwt_header = header  # type: ignore[attr-defined]
         exc.jwt_data = {}  # type: ignore[attr-defined]
         raise
+    if not audiences.accepts(str(claims.get("type")), header.get("typ"), claims.get("aud")):
+        raise jwt.InvalidAudienceError("the token's type or audience is not ours")
     return header, claims
 
 
@@ -179,13 +264,11 @@ def configure_jwt(app: Flask, settings: Settings, ring: KeyRing) -> JWTManager:
         JWT_REFRESH_TOKEN_EXPIRES=timedelta(seconds=settings.refresh_token_ttl),
         JWT_ENCODE_ISSUER=settings.issuer,
         JWT_DECODE_ISSUER=settings.issuer,
-        JWT_ENCODE_AUDIENCE=settings.audience,
-        JWT_DECODE_AUDIENCE=settings.audience,
         JWT_ENCODE_NBF=True,
         JWT_DECODE_LEEWAY=settings.token_leeway,
         JWT_VERIFY_SUB=True,
     )
-    manager = HardenedJWTManager(app)
+    manager = HardenedJWTManager(app, TokenAudiences.of(settings))
     manager.encode_key_loader(lambda _identity: key_ring().active.signing_material)
     _register_token_error_loaders(manager)
     return manager

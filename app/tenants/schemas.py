@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
-from app.schemas import Name, Out, PageQuery, StrictBody
+from app.schemas import AT_LEAST_ONE_FIELD, Name, Out, PageQuery, StrictBody, omittable
+from models import PLATFORM_TENANT_SLUG
 from models.tenant import TENANT_SLUG_PATTERN, TenantStatus
 
 Slug = Annotated[str, StringConstraints(pattern=TENANT_SLUG_PATTERN)]
@@ -17,15 +18,18 @@ class TenantListQuery(PageQuery):
 
 
 class TenantCreate(StrictBody):
-    slug: Slug
+    # `platform` is the platform tenant's own (a 422 `is reserved`).
+    slug: Annotated[Slug, Field(json_schema_extra={"not": {"const": PLATFORM_TENANT_SLUG}})]
     name: Name
 
 
 class TenantUpdate(StrictBody):
     """A partial update: only the fields given change; `null` is not a value for either."""
 
-    name: Name | None = None
-    status: TenantStatus | None = None
+    model_config = AT_LEAST_ONE_FIELD
+
+    name: Name | None = omittable()
+    status: TenantStatus | None = omittable()
 
     @field_validator("name", "status", mode="before")
     @classmethod

@@ -14,20 +14,20 @@ from app.auth import service
 from app.auth.routes import login_with
 from app.auth.schemas import LoginBody, ProtectedOut, TokenPairOut
 from app.database import db_session
-from app.schemas import PROBLEM_RESPONSES
+from app.schemas import CREDENTIAL_PROBLEMS, PROBLEM_RESPONSES
 from policies import authenticated, current_principal, public
 
 bp = APIBlueprint("tutorial", __name__, abp_tags=[Tag(name="tutorial compatibility")])
 
 
-@bp.post("/login", responses={200: TokenPairOut, **PROBLEM_RESPONSES})
+@bp.post("/login", responses={200: TokenPairOut, **CREDENTIAL_PROBLEMS})
 @public("tutorial compatibility alias of POST /auth/login")
 def login(body: LoginBody) -> dict[str, Any]:
     """The tutorial's login: same as `POST /auth/login`."""
     return login_with(body)
 
 
-@bp.get("/protected", responses={200: ProtectedOut, **PROBLEM_RESPONSES})
+@bp.get("/protected", responses={200: ProtectedOut, **PROBLEM_RESPONSES}, operation_id="tutorialProtected")
 @authenticated()
 def protected() -> dict[str, Any]:
     """The tutorial's protected route: who the token belongs to."""

@@ -87,7 +87,11 @@ def delete_user(path: UserPath) -> tuple[str, int]:
     return "", 204
 
 
-@bp.put("/<uuid:uid>/roles", responses={200: UserOut, 409: None, **PROBLEM_RESPONSES})
+@bp.put(
+    "/<uuid:uid>/roles",
+    responses={200: UserOut, 409: None, **PROBLEM_RESPONSES},
+    operation_id="replaceUserRoles",
+)
 @tenant_scoped(Permission.USERS_WRITE)
 def replace_roles(path: UserPath, body: RolesReplace) -> dict[str, Any]:
     """Replace the user's roles (never one's own); needs every permission they carry.

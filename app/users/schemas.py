@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator
 
-from app.schemas import NO_CONTROL, PageQuery, StrictBody, TenantPath
+from app.schemas import NO_CONTROL, PageQuery, StrictBody, TenantPath, omittable
 from app.security.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from models import User, username_key
 
@@ -65,9 +65,9 @@ class UserCreate(StrictBody):
 class UserUpdate(StrictBody):
     """Only these three; roles change through PUT .../roles, nothing else changes at all."""
 
-    email: EmailStr | None = None
-    is_active: bool | None = None
-    password: Password | None = None
+    email: EmailStr | None = None  # null removes the address
+    is_active: bool | None = omittable()
+    password: Password | None = omittable()
 
     @field_validator("is_active", "password", mode="before")
     @classmethod

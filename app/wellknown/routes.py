@@ -8,6 +8,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from app.security import settings
 from app.security.tokens import key_ring
+from app.wellknown.schemas import AuthorizationServerMetadataOut, JwksOut
 from policies import public
 from policies.catalog import TENANT_PERMISSIONS
 
@@ -16,7 +17,7 @@ bp = APIBlueprint("wellknown", __name__, url_prefix="/.well-known", abp_tags=[Ta
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
-@bp.get("/jwks.json")
+@bp.get("/jwks.json", responses={200: JwksOut}, operation_id="getJwks")
 @public("public keys, for services that verify our tokens offline")
 def jwks() -> dict[str, Any]:
     """The JSON Web Key Set of every key that may have signed a still-valid token."""
@@ -25,7 +26,11 @@ def jwks() -> dict[str, Any]:
     return ring.public_jwks()
 
 
-@bp.get("/oauth-authorization-server")
+@bp.get(
+    "/oauth-authorization-server",
+    responses={200: AuthorizationServerMetadataOut},
+    operation_id="getAuthorizationServerMetadata",
+)
 @public("authorization server metadata (RFC 8414)")
 def authorization_server_metadata() -> dict[str, Any]:
     """Where our endpoints are and what they support, for OAuth 2.0 client libraries."""

@@ -56,7 +56,7 @@ def hmac_signed(secret: bytes, header, claims) -> str:
 
 
 def our_header(key, **extra):
-    return {"alg": key.algorithm.value, "typ": "JWT", "kid": key.kid, **extra}
+    return {"alg": key.algorithm.value, "typ": "at+jwt", "kid": key.kid, **extra}
 
 
 def sign(key, claims, **extra_headers) -> str:
@@ -505,7 +505,7 @@ def test_safe_additional_claims_refuses_a_registered_claim(claim):
         safe_additional_claims({"tenant_id": "t", claim: "forged"})
 
 
-@pytest.mark.parametrize("claim", ["is_admin", "scope", "role", "tenant", "Permissions", ""])
+@pytest.mark.parametrize("claim", ["is_admin", "scopes", "role", "tenant", "Permissions", ""])
 def test_safe_additional_claims_refuses_an_unknown_claim(claim):
     with pytest.raises(ValueError, match="refusing"):
         safe_additional_claims({"roles": [], claim: "forged"})
