@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
 
-from app.errors import BadRequest, Problem
+from app import strict_json
+from app.errors import Problem
+from policies.decorators import request_policy
 from policies.problems import Unauthenticated
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -29,20 +30,22 @@ def register_http_hygiene(app: Flask) -> None:
 
     @app.before_request
     def _require_json_bodies() -> None:
-        """A body must be JSON (415 otherwise) and well-formed (400 otherwise), before any view."""
+        """A body must be JSON (415 otherwise) and well-formed, without a duplicated key unless
+        the route's policy allows one (400 otherwise), before any view. The form-taking OAuth
+        endpoints take JSON too, held to the same rules."""
         if request.method not in BODY_METHODS or request.routing_exception is not None:
-            return
-        if request.endpoint in FORM_BODY_ENDPOINTS:
             return
         has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
         if not has_body:
             return
         if not request.is_json:
+            if request.endpoint in FORM_BODY_ENDPOINTS:
+                return
             raise UnsupportedMediaType("Send the request body as application/json.")
-        try:
-            request.get_json()
-        except (WerkzeugBadRequest, RecursionError):
-            raise BadRequest("The request body is not valid JSON.") from None
+        policy = request_policy()
+        strict_json.parse(
+            request.get_data(cache=True), refuse_duplicate_keys=policy is None or policy.strict_input
+        )
 
     @app.after_request
     def _secure_headers(response: Response) -> Response:

@@ -43,6 +43,10 @@ class RoutePolicy:
     field_permissions: tuple[tuple[str, Permission], ...] = ()
     reason: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Unknown or repeated query parameters are a 422 and a JSON body with a duplicated key a
+    # 400 (API.md conventions: no silent guess, no parser differential with a proxy). A route
+    # whose own standard says to ignore unknown fields (AuthZEN's decision API) opts out here.
+    strict_input: bool = True
 
     @property
     def is_public(self) -> bool:
@@ -78,6 +82,8 @@ class RoutePolicy:
             ext["x-platform-permission"] = str(self.platform_bypass)
         if self.ownership:
             ext["x-ownership-override"] = str(self.ownership.override)
+        if not self.strict_input:
+            ext["x-lenient-input"] = True
         if self.field_permissions:
             ext["x-field-permissions"] = {
                 name: str(permission) for name, permission in self.field_permissions
