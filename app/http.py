@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+import re
+
+from flask import Flask, Response, current_app, request
 
 from app import strict_json
 from app.errors import Problem
@@ -12,6 +14,15 @@ from policies.problems import Unauthenticated
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # RFC 6749 §4.4.2 and RFC 7662 §2.1: these endpoints take form bodies and parse their own.
 FORM_BODY_ENDPOINTS = frozenset({"oauth.token", "oauth.introspect"})
+
+
+# The scheme at the start of a field, in any case, followed by a space or nothing.
+_BEARER_SCHEME = re.compile(r"(^|,)([ \t]*)bearer(?=[ \t]|,|$)", re.IGNORECASE)
+
+
+def canonical_bearer_scheme(header: str, spelling: str = "Bearer") -> str:
+    """`header` with the Bearer scheme spelt as configured; nothing else changes."""
+    return _BEARER_SCHEME.sub(lambda m: m.group(1) + m.group(2) + spelling, header)
 
 
 class UnsupportedMediaType(Problem):
@@ -27,6 +38,11 @@ def register_http_hygiene(app: Flask) -> None:
         header = request.headers.get("Authorization")
         if header and header.strip() and any(not field.strip() for field in header.split(",")):
             raise Unauthenticated("The Authorization header is malformed.")
+        if header:
+            # RFC 9110 §11.1: the scheme is case-insensitive, but flask-jwt-extended compares it
+            # with JWT_HEADER_TYPE exactly; spelling it as configured leaves the token untouched.
+            spelling = current_app.config.get("JWT_HEADER_TYPE") or "Bearer"
+            request.environ["HTTP_AUTHORIZATION"] = canonical_bearer_scheme(header, spelling)
 
     @app.before_request
     def _require_json_bodies() -> None:
