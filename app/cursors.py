@@ -67,6 +67,8 @@ def unsign(cursor: str, size: int) -> list[str]:
         raise InvalidCursor() from None
     if not dot or not hmac.compare_digest(mac, _mac(payload)):
         raise InvalidCursor()
+    if _b64(payload) != encoded_payload or _b64(mac) != encoded_mac:
+        raise InvalidCursor()  # one cursor, one spelling: no padding or stray characters added
     return parse_values(payload, size)
 
 
