@@ -17,6 +17,7 @@ from app.database import database, unit_of_work
 from app.provisioning import add_role, builtin_role, create_tenant, create_user
 from app.security import passwords, settings
 from app.security.key_store import KeyStore
+from app.security.keys import JWKS_MAX_AGE, JWKS_STALE_WHILE_REVALIDATE
 from app.security.passwords import password_length_problem
 from models import PLATFORM_TENANT_SLUG, Project, Tenant, User, username_key
 from policies import BuiltinRole, Permission, route_policies
@@ -128,12 +129,26 @@ def _store() -> KeyStore:
     return key_store(current_app, settings())
 
 
+@keys_command.command("stage")
+@with_appcontext
+def keys_stage() -> None:
+    """Publish the next signing key in the JWKS; `keys rotate` makes it active later."""
+    kid = _store().stage()
+    click.echo(
+        f"staged key {kid}: published, not signing; run `keys rotate` once every JWKS cache "
+        f"has it ({JWKS_MAX_AGE + JWKS_STALE_WHILE_REVALIDATE} s from now)"
+    )
+
+
 @keys_command.command("rotate")
 @with_appcontext
 def keys_rotate() -> None:
-    """Add a new signing key; older keys keep verifying until their tokens expire."""
-    kid = _store().rotate()
-    click.echo(f"new active key {kid}; running workers switch to it within a second")
+    """Make the staged key (or a new one) active; older keys keep verifying until their tokens expire."""
+    store = _store()
+    staged = store.staged()
+    kid = store.rotate()
+    origin = "staged" if staged else "new (not staged: a downstream JWKS cache may not have it yet)"
+    click.echo(f"new active key {kid}, {origin}; running workers switch to it within a second")
 
 
 @keys_command.command("list")
@@ -146,7 +161,7 @@ def keys_list() -> None:
             if stored.active
             else f"retired {stored.retired_at:%Y-%m-%d %H:%M}Z"
             if stored.retired_at
-            else "verifying"
+            else "staged (published, not signing yet)"
         )
         click.echo(f"{stored.kid}  {state}")
 

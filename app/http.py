@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
-from werkzeug.exceptions import BadRequest as WerkzeugBadRequest
+import re
 
-from app.errors import BadRequest, Problem
+from flask import Flask, Response, current_app, request
+
+from app import strict_json
+from app.errors import Problem
+from policies.decorators import request_policy
 from policies.problems import Unauthenticated
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -16,6 +19,15 @@ SELF_PARSING_ENDPOINTS = frozenset(
     f"decisions.{name}"
     for name in ("evaluation", "evaluations", "search_subject", "search_resource", "search_action")
 )
+
+
+# The scheme at the start of a field, in any case, followed by a space or nothing.
+_BEARER_SCHEME = re.compile(r"(^|,)([ \t]*)bearer(?=[ \t]|,|$)", re.IGNORECASE)
+
+
+def canonical_bearer_scheme(header: str, spelling: str = "Bearer") -> str:
+    """`header` with the Bearer scheme spelt as configured; nothing else changes."""
+    return _BEARER_SCHEME.sub(lambda m: m.group(1) + m.group(2) + spelling, header)
 
 
 class UnsupportedMediaType(Problem):
@@ -31,23 +43,32 @@ def register_http_hygiene(app: Flask) -> None:
         header = request.headers.get("Authorization")
         if header and header.strip() and any(not field.strip() for field in header.split(",")):
             raise Unauthenticated("The Authorization header is malformed.")
+        if header:
+            # RFC 9110 §11.1: the scheme is case-insensitive, but flask-jwt-extended compares it
+            # with JWT_HEADER_TYPE exactly; spelling it as configured leaves the token untouched.
+            spelling = current_app.config.get("JWT_HEADER_TYPE") or "Bearer"
+            request.environ["HTTP_AUTHORIZATION"] = canonical_bearer_scheme(header, spelling)
 
     @app.before_request
     def _require_json_bodies() -> None:
-        """A body must be JSON (415 otherwise) and well-formed (400 otherwise), before any view."""
+        """A body must be JSON (415 otherwise) and well-formed, without a duplicated key unless
+        the route's policy allows one (400 otherwise), before any view. The form-taking OAuth
+        endpoints take JSON too, held to the same rules."""
         if request.method not in BODY_METHODS or request.routing_exception is not None:
             return
-        if request.endpoint in FORM_BODY_ENDPOINTS or request.endpoint in SELF_PARSING_ENDPOINTS:
+        if request.endpoint in SELF_PARSING_ENDPOINTS:
             return
         has_body = bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "")
         if not has_body:
             return
         if not request.is_json:
+            if request.endpoint in FORM_BODY_ENDPOINTS:
+                return
             raise UnsupportedMediaType("Send the request body as application/json.")
-        try:
-            request.get_json()
-        except (WerkzeugBadRequest, RecursionError):
-            raise BadRequest("The request body is not valid JSON.") from None
+        policy = request_policy()
+        strict_json.parse(
+            request.get_data(cache=True), refuse_duplicate_keys=policy is None or policy.strict_input
+        )
 
     @app.after_request
     def _secure_headers(response: Response) -> Response:

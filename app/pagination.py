@@ -1,37 +1,19 @@
-"""Keyset (cursor) pagination on (created_at, id): a deep page costs what the first does."""
+"""Cursor pagination: keyset on (created_at, id), so that a deep page costs what the first does.
+Cursors themselves (signed, so a forged one is a 400): app.cursors."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import uuid
-from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import Session
 
-from app.errors import FieldError, ValidationFailed
+from app.cursors import decode_cursor, encode_cursor
+
+__all__ = ["decode_cursor", "encode_cursor", "paginate"]
 
 T = TypeVar("T")
-
-
-def encode_cursor(created_at: datetime, object_id: uuid.UUID) -> str:
-    raw = json.dumps([created_at.isoformat(), str(object_id)], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, object_id = json.loads(base64.urlsafe_b64decode(padded))
-        decoded = datetime.fromisoformat(created_at), uuid.UUID(object_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
-        decoded = None
-    if decoded is None or decoded[0].tzinfo is None:
-        raise ValidationFailed([FieldError("cursor", "is not a cursor this API issued")])
-    return decoded
+Page = tuple[list[T], str | None]
 
 
 def paginate(

@@ -14,6 +14,8 @@ from typing import Annotated, Self
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.secret_strength import HOW_TO_GENERATE, weakness
+
 
 class Environment(enum.StrEnum):
     DEVELOPMENT = "development"
@@ -128,8 +130,11 @@ class Settings(BaseSettings):
             or len(self.client_secret_key.get_secret_value().encode()) < MIN_SECRET_BYTES
         ):
             problems.append(
-                f"AUTHZ_CLIENT_SECRET_KEY must be set to at least {MIN_SECRET_BYTES} random bytes"
+                f"AUTHZ_CLIENT_SECRET_KEY must be set to at least {MIN_SECRET_BYTES} random bytes; "
+                + HOW_TO_GENERATE
             )
+        else:
+            problems.extend(secret_strength_problems(self.client_secret_key, "AUTHZ_CLIENT_SECRET_KEY"))
         if not self.database_url:
             problems.append(
                 "AUTHZ_DATABASE_URL must be set (the development SQLite file is not for production)"
@@ -160,5 +165,11 @@ def secret_problems(secret_value: SecretStr | None) -> list[str]:
     if secret.strip().lower() in WELL_KNOWN_SECRETS:
         return ["AUTHZ_SECRET_KEY is a well-known example value"]
     if len(secret.encode()) < MIN_SECRET_BYTES:
-        return [f"AUTHZ_SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes"]
-    return []
+        return [f"AUTHZ_SECRET_KEY is shorter than {MIN_SECRET_BYTES} bytes; {HOW_TO_GENERATE}"]
+    return secret_strength_problems(secret_value, "AUTHZ_SECRET_KEY")
+
+
+def secret_strength_problems(secret_value: SecretStr | None, name: str) -> list[str]:
+    """A published example or a predictable secret (app.secret_strength), named, never shown."""
+    reason = weakness(secret_value.get_secret_value(), name) if secret_value else None
+    return [reason] if reason else []

@@ -45,8 +45,12 @@ class RequestModels:
             raise TypeError(f"{view.__qualname__}: binding {unsupported} is not supported")
         return cls(hints.get("path"), hints.get("query"), hints.get("body"))
 
-    def bind(self, view_args: Mapping[str, Any]) -> dict[str, Any]:
-        """The view's keyword arguments; raises ValidationFailed (422) or BadRequest (400)."""
+    def bind(self, view_args: Mapping[str, Any], *, strict_input: bool = True) -> dict[str, Any]:
+        """The view's keyword arguments; raises ValidationFailed (422) or BadRequest (400).
+
+        With `strict_input`, a route that declares no query model takes no query parameter:
+        one sent anyway is a 422, not silently ignored (a misspelt filter must not widen a list).
+        """
         kwargs = dict(view_args)
         errors: list[FieldError] = []
         if self.path is not None:
@@ -54,6 +58,8 @@ class RequestModels:
             kwargs["path"] = self._validate(self.path.model_validate, values, errors)
         if self.query is not None:
             kwargs["query"] = self._validate(self.query.model_validate, _single_valued_args(errors), errors)
+        elif strict_input:
+            errors.extend(FieldError(key, "is not a parameter of this operation") for key in request.args)
         if self.body is not None:
             kwargs["body"] = self._bind_body(self.body, errors)
         if errors:

@@ -79,7 +79,7 @@ def _guard(policy: RoutePolicy) -> Callable[[Callable[P, R]], Callable[P, R]]:
         @wraps(view)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
             principal = enforce(policy, kwargs)
-            bound = models.bind(kwargs)
+            bound = models.bind(kwargs, strict_input=policy.strict_input)
             if policy.field_permissions and principal is not None:
                 _enforce_field_permissions(policy, principal, bound.get("body"))
             return view(*args, **bound)  # type: ignore[arg-type]
@@ -221,16 +221,22 @@ def _path_uuid(value: object) -> uuid.UUID:
         raise NotFound() from None
 
 
-def public(reason: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Anyone may call this route; `reason` says why (it is printed with the policy table)."""
-    return _guard(RoutePolicy(token=TokenKind.NONE, reason=reason))
+def public(reason: str, *, strict_input: bool = True) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Anyone may call this route; `reason` says why (it is printed with the policy table).
+
+    `strict_input=False` (on any decorator) lets the route accept unknown query parameters
+    and duplicated JSON keys, for a contract that requires it (see RoutePolicy.strict_input).
+    """
+    return _guard(RoutePolicy(token=TokenKind.NONE, reason=reason, strict_input=strict_input))
 
 
 def authenticated(
-    *, principals: Iterable[PrincipalKind] = tuple(PrincipalKind)
+    *, principals: Iterable[PrincipalKind] = tuple(PrincipalKind), strict_input: bool = True
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Any valid access token of an active principal (of the kinds `principals` names)."""
-    return _guard(RoutePolicy(token=TokenKind.ACCESS, principals=frozenset(principals)))
+    return _guard(
+        RoutePolicy(token=TokenKind.ACCESS, principals=frozenset(principals), strict_input=strict_input)
+    )
 
 
 def client_or_token(
@@ -252,11 +258,15 @@ def refresh_token_required() -> Callable[[Callable[P, R]], Callable[P, R]]:
     return _guard(RoutePolicy(token=TokenKind.REFRESH))
 
 
-def require(*permissions: Permission) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def require(
+    *permissions: Permission, strict_input: bool = True
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """An access token holding every one of `permissions` (routes outside any tenant path)."""
     if not permissions:
         raise TypeError("require() needs at least one permission; use authenticated() for none")
-    return _guard(RoutePolicy(token=TokenKind.ACCESS, permissions=frozenset(permissions)))
+    return _guard(
+        RoutePolicy(token=TokenKind.ACCESS, permissions=frozenset(permissions), strict_input=strict_input)
+    )
 
 
 def tenant_scoped(
@@ -265,6 +275,7 @@ def tenant_scoped(
     owner: OwnerLoader | None = None,
     owner_override: Permission | None = None,
     field_permissions: Mapping[str, Permission] | None = None,
+    strict_input: bool = True,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """The path's tenant must be the caller's (else 404), and the caller must hold `permissions`.
 
@@ -283,6 +294,7 @@ def tenant_scoped(
             tenant_param=tenant_param,
             ownership=ownership,
             field_permissions=tuple(sorted((field_permissions or {}).items())),
+            strict_input=strict_input,
         )
     )
 
@@ -290,3 +302,10 @@ def tenant_scoped(
 def policy_of(view: Callable[..., Any]) -> RoutePolicy | None:
     policy = getattr(view, POLICY_ATTRIBUTE, None)
     return policy if isinstance(policy, RoutePolicy) else None
+
+
+def request_policy() -> RoutePolicy | None:
+    """The policy of the route the current request matched (None when it matched none), for
+    request hooks that run before the view."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return policy_of(view) if view is not None else None

@@ -52,6 +52,10 @@ class RoutePolicy:
     client_credentials: Permission | None = None
     reason: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Unknown or repeated query parameters are a 422 and a JSON body with a duplicated key a
+    # 400 (API.md conventions: no silent guess, no parser differential with a proxy). A route
+    # whose own standard says to ignore unknown fields (AuthZEN's decision API) opts out here.
+    strict_input: bool = True
 
     @property
     def is_public(self) -> bool:
@@ -95,6 +99,8 @@ class RoutePolicy:
             ext["x-principals"] = sorted(self.principals)
         if self.client_credentials:
             ext["x-client-credentials-scope"] = str(self.client_credentials)
+        if not self.strict_input:
+            ext["x-lenient-input"] = True
         if self.field_permissions:
             ext["x-field-permissions"] = {
                 name: str(permission) for name, permission in self.field_permissions

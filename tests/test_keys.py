@@ -148,3 +148,76 @@ def test_hs256_tokens_work_end_to_end(make_settings, bind_app, db):
 
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
     assert api.get("/auth/me", headers=bearer(token)).status_code == 200
+
+
+# --- issue 14, item 11: the JWKS as downstream verifiers and their caches read it -------------
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA"])
+def test_jwks_keys_carry_use_and_not_key_ops(tmp_path, make_settings, bind_app, db, algorithm):
+    # RFC 7517 §4.3: "use" and "key_ops" SHOULD NOT be used together.
+    settings = make_settings(key_dir=tmp_path / "keys", jwt_algorithm=algorithm)
+    app = bind_app(create_app(settings, TESTING=True))
+
+    keys = app.test_client().get("/.well-known/jwks.json").get_json()["keys"]
+
+    assert keys
+    for key in keys:
+        assert key["use"] == "sig"
+        assert "key_ops" not in key
+
+
+def test_jwks_may_be_cached_briefly_and_revalidated(client):
+    first = client.get("/.well-known/jwks.json")
+    again = client.get("/.well-known/jwks.json", headers={"If-None-Match": first.headers["ETag"]})
+
+    directives = {d.strip() for d in first.headers["Cache-Control"].split(",")}
+    assert directives == {"public", "max-age=300", "stale-while-revalidate=60"}
+    assert again.status_code == 304
+    assert again.headers["Cache-Control"] == first.headers["Cache-Control"]
+
+
+def test_tokens_and_other_answers_stay_no_store(client, login, db):
+    tokens = login(UserFactory())
+
+    me = client.get("/auth/me", headers=bearer(tokens["access_token"]))
+
+    assert me.headers["Cache-Control"] == "no-store"
+    assert client.get("/.well-known/oauth-authorization-server").headers["Cache-Control"] == "no-store"
+
+
+def test_a_staged_key_is_published_before_it_signs(own_keys, monkeypatch):
+    app, store = own_keys
+    monkeypatch.setattr("app.security.key_store.RELOAD_CHECK_SECONDS", 0)
+    api = app.test_client()
+    user = UserFactory()
+    old_kid = kid_of(login_to(api, user)["access_token"])
+
+    staged = store.stage()
+    published = {key["kid"] for key in api.get("/.well-known/jwks.json").get_json()["keys"]}
+    still_signing = kid_of(login_to(api, user)["access_token"])
+    activated = store.rotate()
+    now_signing = kid_of(login_to(api, user)["access_token"])
+    after = {key["kid"] for key in api.get("/.well-known/jwks.json").get_json()["keys"]}
+
+    assert published == {old_kid, staged}
+    assert still_signing == old_kid
+    assert activated == staged == now_signing
+    assert after == {old_kid, staged}  # the retired key stays published while its tokens live
+    assert store.prune() == []  # a staged or retired key is not pruned before its time
+
+
+def test_keys_cli_stages_then_rotates_to_the_staged_key(own_keys):
+    app, store = own_keys
+    runner = app.test_cli_runner()
+
+    staged = runner.invoke(args=["keys", "stage"])
+    [kid] = store.staged()
+    listed = runner.invoke(args=["keys", "list"])
+    rotated = runner.invoke(args=["keys", "rotate"])
+
+    assert staged.exit_code == 0, staged.output
+    assert "staged (published, not signing yet)" in listed.output
+    assert rotated.exit_code == 0, rotated.output
+    assert f"new active key {kid}, staged" in rotated.output
+    assert store.staged() == []

@@ -152,7 +152,7 @@ def test_pagination_walks_every_project_once(client, acme, auth_headers):
     assert sorted(seen) == sorted(created)
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "cursor=not-a-cursor", "unknown=1"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "unknown=1"])
 def test_bad_list_parameters_are_422(client, acme, auth_headers, query):
     bob = UserFactory(tenant=acme, roles=["member"])
 

@@ -161,7 +161,7 @@ def test_pagination_walks_every_role_once(client, acme, as_admin):
     assert created <= set(seen)
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "cursor=not-a-cursor", "unknown=1"])
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "unknown=1"])
 def test_bad_list_parameters_are_422(client, acme, as_admin, query):
     response = client.get(f"{roles_url(acme)}?{query}", headers=as_admin)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 from flask_openapi3 import APIBlueprint
 
@@ -81,8 +83,8 @@ def test_production_accepts_a_long_random_secret():
         env="production",
         database_url="postgresql+psycopg://db/authz",
         jwt_algorithm="HS256",
-        secret_key="k" * 16 + "9f2c1e8b7a6d5c4b3a2f1e0d",
-        client_secret_key="c" * 16 + "0d1e2f3a4b5c6d7e8f9a0b1c",
+        secret_key=secrets.token_urlsafe(48),
+        client_secret_key=secrets.token_hex(48),
     )
 
     assert settings.is_production
@@ -102,7 +104,7 @@ def test_production_without_signing_keys_refuses_to_start(tmp_path, monkeypatch)
     monkeypatch.setenv("AUTHZ_ENV", "production")
     monkeypatch.setenv("AUTHZ_DATABASE_URL", "postgresql+psycopg://db/authz")
     monkeypatch.setenv("AUTHZ_KEY_DIR", str(tmp_path / "empty"))
-    monkeypatch.setenv("AUTHZ_CLIENT_SECRET_KEY", "c" * 40)
+    monkeypatch.setenv("AUTHZ_CLIENT_SECRET_KEY", secrets.token_urlsafe(48))
 
     with pytest.raises(SettingsError, match="no signing key"):
         create_app()

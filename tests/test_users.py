@@ -306,9 +306,7 @@ def test_pagination_walks_every_user_once(client, acme, admin, headers):
     assert sorted(seen) == sorted(created)
 
 
-@pytest.mark.parametrize(
-    "query", ["limit=0", "limit=101", "cursor=not-a-cursor", "is_active=maybe", "role=", "unknown=1"]
-)
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "is_active=maybe", "role=", "unknown=1"])
 def test_bad_list_parameters_are_422(client, acme, headers, query):
     assert client.get(users_url(acme) + f"?{query}", headers=headers).status_code == 422
 

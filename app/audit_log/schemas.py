@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, StringConstraints, field_validator
 
 from app.audit import AuditAction
+from app.instants import NotAnInstant, parse_instant
 from app.schemas import NO_CONTROL, Out, PageQuery
 
 # A user's UUID or an integration's client_id (the token's `sub`), as stored.
@@ -24,15 +25,10 @@ class AuditEventQuery(PageQuery):
     def _iso_8601_with_timezone(cls, value: Any) -> datetime:
         # Stricter than pydantic's parser, which also takes Unix timestamps and naive times:
         # a time without its zone means a different instant to each reader.
-        if not isinstance(value, str):
-            raise ValueError(SINCE_FORMAT)
         try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
+            return parse_instant(value)
+        except NotAnInstant:
             raise ValueError(SINCE_FORMAT) from None
-        if parsed.tzinfo is None:
-            raise ValueError(SINCE_FORMAT)
-        return parsed
 
 
 class AuditEventOut(Out):

@@ -21,7 +21,7 @@ from app.auth.schemas import (
     TokenPairOut,
 )
 from app.database import db_session
-from app.schemas import CREDENTIAL_PROBLEMS, PROBLEM_RESPONSES
+from app.schemas import CREDENTIAL_PROBLEMS, PROBLEM_RESPONSES, PageQuery, page_of
 from app.security import passwords, settings
 from policies import PrincipalKind, authenticated, current_principal, public, refresh_token_required
 
@@ -98,16 +98,19 @@ def change_password(body: PasswordChangeBody) -> tuple[str, int]:
 
 @bp.get("/sessions", responses={200: SessionList, **PROBLEM_RESPONSES})
 @authenticated(principals=[PrincipalKind.USER])
-def list_sessions() -> dict[str, Any]:
-    """The caller's own open login sessions, newest first."""
+def list_sessions(query: PageQuery) -> dict[str, Any]:
+    """The caller's own open login sessions, newest first, a page at a time."""
     principal = current_principal()
+    sessions, next_cursor = service.list_sessions(
+        db_session(), principal, limit=query.limit, cursor=query.cursor
+    )
     items = [
         SessionOut.model_validate({**_session_fields(s), "current": s.id == principal.session_id}).model_dump(
             mode="json"
         )
-        for s in service.list_sessions(db_session(), principal)
+        for s in sessions
     ]
-    return {"items": items}
+    return page_of(items, next_cursor)
 
 
 @bp.delete("/sessions/<uuid:sid>", responses={204: None, **PROBLEM_RESPONSES}, operation_id="endSession")

@@ -101,3 +101,4 @@ class SessionOut(Out):
 
 class SessionList(BaseModel):
     items: list[SessionOut]
+    next_cursor: str | None

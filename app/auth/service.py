@@ -13,6 +13,7 @@ from app.audit import AuditAction, record
 from app.catalog.effective import Access, user_access
 from app.database import unit_of_work
 from app.errors import FieldError, InvalidCredentials, ValidationFailed
+from app.pagination import paginate
 from app.security.passwords import Passwords, password_length_problem
 from app.security.revocation import mark_revocation
 from app.security.token_state import revoked
@@ -21,8 +22,6 @@ from app.settings import Settings
 from models import Client, LoginSession, Tenant, TenantStatus, User, username_key, utcnow
 from policies.principal import Principal, PrincipalKind
 from policies.problems import NotFound, Problem, TenantSuspended
-
-MAX_LISTED_SESSIONS = 100
 
 
 @dataclass(frozen=True)
@@ -315,21 +314,17 @@ def _own_user(session: Session, principal: Principal) -> User:
     ).scalar_one()
 
 
-def list_sessions(session: Session, principal: Principal) -> list[LoginSession]:
-    """The caller's open sessions, newest first (only their own: the filter is the user id)."""
+def list_sessions(
+    session: Session, principal: Principal, *, limit: int, cursor: str | None
+) -> tuple[list[LoginSession], str | None]:
+    """A page of the caller's open sessions, newest first (only their own: the filter is the user id)."""
     user = _own_user(session, principal)
-    return list(
-        session.scalars(
-            select(LoginSession)
-            .where(
-                LoginSession.user_id == user.id,
-                LoginSession.revoked_at.is_(None),
-                LoginSession.expires_at > utcnow(),
-            )
-            .order_by(LoginSession.created_at.desc(), LoginSession.id.desc())
-            .limit(MAX_LISTED_SESSIONS)
-        )
+    stmt = select(LoginSession).where(
+        LoginSession.user_id == user.id,
+        LoginSession.revoked_at.is_(None),
+        LoginSession.expires_at > utcnow(),
     )
+    return paginate(session, stmt, LoginSession, limit, cursor, newest_first=True)
 
 
 def end_session(session: Session, principal: Principal, session_id: uuid.UUID) -> None:

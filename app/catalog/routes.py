@@ -15,9 +15,8 @@ from app.catalog.schemas import (
     PermissionOut,
     PermissionPath,
     PermissionUpdate,
-    decode_name_cursor,
-    encode_name_cursor,
 )
+from app.cursors import decode_key_cursor, encode_key_cursor
 from app.database import db_session
 from app.schemas import PROBLEM_RESPONSES, ProblemOut, page_of
 from policies import Permission, authenticated, current_principal, require
@@ -33,9 +32,9 @@ def out(entry: service.CatalogEntry) -> dict[str, Any]:
 @authenticated()
 def list_permissions(query: CatalogQuery) -> dict[str, Any]:
     """Every permission of the catalog, built-in and application ones, by name, with what it allows."""
-    after = decode_name_cursor(query.cursor) if query.cursor else None
+    after = decode_key_cursor(query.cursor) if query.cursor else None
     items, last = service.list_catalog(db_session(), limit=query.limit, after=after)
-    return page_of([out(e) for e in items], encode_name_cursor(last) if last else None)
+    return page_of([out(e) for e in items], encode_key_cursor(last) if last else None)
 
 
 @bp.post("/permissions", responses={201: PermissionOut, 409: ProblemOut, **PROBLEM_RESPONSES})

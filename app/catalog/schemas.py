@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
-from app.errors import FieldError, ValidationFailed
 from app.schemas import NO_CONTROL, Out, PageQuery, StrictBody
-from policies.catalog import BUILTIN_NAMES, PERMISSION_NAME, is_application_name
+from policies.catalog import BUILTIN_NAMES, is_application_name
 
 Description = Annotated[str, StringConstraints(max_length=500, pattern=NO_CONTROL)]
 PermissionName = Annotated[str, StringConstraints(max_length=127)]
@@ -73,17 +70,3 @@ class CatalogOut(BaseModel):
 
 class CatalogQuery(PageQuery):
     limit: Annotated[int, Field(ge=1, le=100)] = 100
-
-
-def encode_name_cursor(name: str) -> str:
-    return base64.urlsafe_b64encode(name.encode()).rstrip(b"=").decode()
-
-
-def decode_name_cursor(cursor: str) -> str:
-    try:
-        name = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        name = ""
-    if PERMISSION_NAME.fullmatch(name) is None:
-        raise ValidationFailed([FieldError("cursor", "is not a cursor this API issued")])
-    return name

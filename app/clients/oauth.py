@@ -16,7 +16,7 @@ from urllib.parse import unquote_plus
 from flask import Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from policies.problems import Problem
+from policies.problems import Problem, ValidationFailed
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 # RFC 9110 §15.5.2: a 401 names the scheme to use; RFC 6749 §2.3.1: HTTP Basic is the one we take.
@@ -75,6 +75,10 @@ def render_oauth_error(exc: OAuthError) -> Response:
 
 def oauth_error_from(exc: Problem | HTTPException) -> OAuthError:
     """An error raised before the view (app-wide request hygiene, body limits), in §5.2 form."""
+    if isinstance(exc, ValidationFailed):
+        # RFC 6749 §5.2: an unsupported or repeated parameter is invalid_request, a 400.
+        fields = sorted({str(error["field"]) for error in exc.extra.get("errors", [])})
+        return invalid_request("Unsupported or repeated parameters: " + ", ".join(fields) + ".")
     if isinstance(exc, Problem):
         status, description = exc.status, exc.detail
     else:

@@ -115,7 +115,7 @@ def _single(body: dict[str, Any]) -> dict[str, Any]:
 @bp.post(
     "/evaluation", responses={200: DecisionOut, **RESPONSES}, openapi_extensions=_documented(EVALUATION_DOC)
 )
-@require(Permission.DECISIONS_EVALUATE)
+@require(Permission.DECISIONS_EVALUATE, strict_input=False)
 def evaluation() -> dict[str, Any]:
     """AuthZEN access evaluation: may `subject` do `action` on `resource` now?
 
@@ -129,7 +129,7 @@ def evaluation() -> dict[str, Any]:
     responses={200: EvaluationsOut, **RESPONSES},
     openapi_extensions=_documented(EVALUATIONS_DOC),
 )
-@require(Permission.DECISIONS_EVALUATE)
+@require(Permission.DECISIONS_EVALUATE, strict_input=False)
 def evaluations() -> dict[str, Any]:
     """AuthZEN access evaluations: up to 1,000 at once, top-level defaults, the three
     `options.evaluations_semantic`; a constant number of SQL queries whatever the count."""
@@ -148,7 +148,7 @@ def _search_page(results: list[dict[str, Any]], next_token: str) -> dict[str, An
 @bp.post(
     "/search/subject", responses={200: SearchOut, **RESPONSES}, openapi_extensions=_documented(SEARCH_DOC)
 )
-@require(Permission.DECISIONS_EVALUATE)
+@require(Permission.DECISIONS_EVALUATE, strict_input=False)
 def search_subject() -> dict[str, Any]:
     """AuthZEN subject search: the tenant's users (or clients) permitted now; `subject.id` is ignored."""
     body = json_body()
@@ -165,7 +165,7 @@ def search_subject() -> dict[str, Any]:
 @bp.post(
     "/search/resource", responses={200: SearchOut, **RESPONSES}, openapi_extensions=_documented(SEARCH_DOC)
 )
-@require(Permission.DECISIONS_EVALUATE)
+@require(Permission.DECISIONS_EVALUATE, strict_input=False)
 def search_resource() -> dict[str, Any]:
     """AuthZEN resource search: registered resources of the type (and projects) the subject may
     act on; `resource.id` is ignored."""
@@ -183,7 +183,7 @@ def search_resource() -> dict[str, Any]:
 @bp.post(
     "/search/action", responses={200: SearchOut, **RESPONSES}, openapi_extensions=_documented(SEARCH_DOC)
 )
-@require(Permission.DECISIONS_EVALUATE)
+@require(Permission.DECISIONS_EVALUATE, strict_input=False)
 def search_action() -> dict[str, Any]:
     """AuthZEN action search: the action names the subject may perform on the resource now."""
     body = json_body()

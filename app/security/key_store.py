@@ -1,7 +1,8 @@
 """The key directory: `<kid>.pem` private keys, `active` naming the signing one, and
 `<kid>.retired` holding when a key stopped signing.
 
-`flask --app app keys rotate` adds a key and makes it active without logging anyone out:
+`flask --app app keys stage` publishes the next key (in the JWKS, not yet signing); `keys rotate`
+makes the staged key (or a new one) active without logging anyone out:
 retired keys keep verifying until every token they signed has expired, then
 `keys prune` removes them (and they leave the JWKS). Running workers notice a rotation
 within a second (they check the directory before signing and on an unknown `kid`).
@@ -48,14 +49,28 @@ class KeyStore:
             if not (self.key_dir / ACTIVE_FILE).exists():
                 self._add_active(generate_private_key(self.algorithm))
 
+    def stage(self) -> str:
+        """Publish the next key without signing with it (it is in the JWKS and verifies), so
+        that downstream caches hold it before the first token it signs. Returns its kid."""
+        with self._locked():
+            return self._write_key(generate_private_key(self.algorithm))
+
     def rotate(self) -> str:
-        """A new active key; the old one retires but keeps verifying. Returns the new kid."""
+        """Make the oldest staged key active, or a new one when none is staged; the old one
+        retires but keeps verifying. Returns the new kid."""
         with self._locked():
             previous = self._active_kid()
-            kid = self._add_active(generate_private_key(self.algorithm))
+            staged = self.staged()
+            kid = staged[0] if staged else self._write_key(generate_private_key(self.algorithm))
+            self._activate(kid)
             if previous and previous != kid:
                 (self.key_dir / f"{previous}{RETIRED_SUFFIX}").write_text(datetime.now(UTC).isoformat())
             return kid
+
+    def staged(self) -> list[str]:
+        """Published keys that have never signed (neither active nor retired), oldest first."""
+        staged = [stored.kid for stored in self.list() if not stored.active and stored.retired_at is None]
+        return sorted(staged, key=lambda kid: (self.key_dir / f"{kid}.pem").stat().st_mtime)
 
     def prune(self) -> list[str]:
         """Remove retired keys that no valid token can have been signed with."""
@@ -98,6 +113,11 @@ class KeyStore:
             return ()
 
     def _add_active(self, private_key: PrivateKey) -> str:
+        kid = self._write_key(private_key)
+        self._activate(kid)
+        return kid
+
+    def _write_key(self, private_key: PrivateKey) -> str:
         key = asymmetric_key(private_key, self.algorithm)
         pem = private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -105,10 +125,12 @@ class KeyStore:
         fd = os.open(self.key_dir / f"{key.kid}.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
-        staged = self.key_dir / f".{ACTIVE_FILE}.tmp"
-        staged.write_text(key.kid + "\n")
-        staged.replace(self.key_dir / ACTIVE_FILE)  # atomic: readers see the old or the new kid
         return key.kid
+
+    def _activate(self, kid: str) -> None:
+        staged = self.key_dir / f".{ACTIVE_FILE}.tmp"
+        staged.write_text(kid + "\n")
+        staged.replace(self.key_dir / ACTIVE_FILE)  # atomic: readers see the old or the new kid
 
     def _active_kid(self) -> str | None:
         try:

@@ -16,6 +16,12 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from app.settings import SettingsError, SigningAlgorithm
 
 MIN_RSA_BITS = 2048  # NIST SP 800-57 / RFC 7518 §3.3
+# How long a downstream verifier (or a cache in front of it) may keep the JWKS. A key is
+# staged (published) at least this long before it signs and retired keys stay published until
+# their tokens expire, so a cached copy always holds the key a valid token names; a withdrawn
+# (pruned) key, on the other hand, can outlive its removal downstream by up to this much.
+JWKS_MAX_AGE = 300
+JWKS_STALE_WHILE_REVALIDATE = 60
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
@@ -79,6 +85,8 @@ def _public_jwk(private_key: PrivateKey) -> dict[str, Any]:
 def asymmetric_key(private_key: PrivateKey, algorithm: SigningAlgorithm) -> SigningKey:
     _check_key_fits(private_key, algorithm)
     jwk = _public_jwk(private_key)
+    # RFC 7517 §4.3: `use` and `key_ops` should not be used together; PyJWT adds key_ops.
+    jwk.pop("key_ops", None)
     kid = jwk_thumbprint(jwk)
     jwk.update({"kid": kid, "alg": algorithm.value, "use": "sig"})
     return SigningKey(kid, algorithm, private_key, private_key.public_key(), jwk)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from app.security import settings
+from app.security.keys import JWKS_MAX_AGE, JWKS_STALE_WHILE_REVALIDATE
 from app.security.tokens import key_ring
 from app.wellknown.schemas import AuthorizationServerMetadataOut, JwksOut
 from policies import public
@@ -17,13 +19,20 @@ bp = APIBlueprint("wellknown", __name__, url_prefix="/.well-known", abp_tags=[Ta
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
+# Public keys may be cached briefly: the one response that is not no-store.
+JWKS_CACHE_CONTROL = f"public, max-age={JWKS_MAX_AGE}, stale-while-revalidate={JWKS_STALE_WHILE_REVALIDATE}"
+
+
 @bp.get("/jwks.json", responses={200: JwksOut}, operation_id="getJwks")
 @public("public keys, for services that verify our tokens offline")
-def jwks() -> dict[str, Any]:
+def jwks() -> Response:
     """The JSON Web Key Set of every key that may have signed a still-valid token."""
     ring = key_ring()
     ring.refresh()
-    return ring.public_jwks()
+    response = jsonify(ring.public_jwks())
+    response.headers["Cache-Control"] = JWKS_CACHE_CONTROL
+    response.add_etag()  # a revalidation costs a 304
+    return response.make_conditional(request)
 
 
 @bp.get(

@@ -420,11 +420,33 @@ def test_a_user_token_stripped_of_its_session_is_refused(me, key, claims):
         pytest.param("Basic dXNlcjpwYXNz", "token_missing", id="basic-scheme"),
         pytest.param("Bearer", "token_invalid", id="bearer-without-token"),
         pytest.param("Bearer a b", "token_invalid", id="bearer-with-two-tokens"),
+        pytest.param("bearer", "token_invalid", id="lowercase-bearer-without-token"),
+        pytest.param("BEARER a b", "token_invalid", id="uppercase-bearer-with-two-tokens"),
+        pytest.param("bearerx.y.z", "token_missing", id="scheme-run-into-the-token"),
+        pytest.param("Bearers x.y.z", "token_missing", id="another-scheme"),
     ],
 )
 def test_a_missing_or_malformed_authorization_header_is_refused(client, db, authorization, code):
     headers = {} if authorization is None else {"Authorization": authorization}
     assert_refused(client.get("/auth/me", headers=headers), "", code)
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr", "Bearer"])
+def test_the_bearer_scheme_is_case_insensitive(client, tokens, scheme):
+    # RFC 9110 §11.1; flask-jwt-extended alone compares the scheme exactly (issue 14, item 7).
+    response = client.get("/auth/me", headers={"Authorization": f"{scheme} {tokens['access_token']}"})
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_a_lowercase_scheme_reaches_a_refresh_route(client, tokens):
+    refreshed = client.post("/auth/refresh", headers={"Authorization": f"bearer {tokens['refresh_token']}"})
+
+    assert refreshed.status_code == 200, refreshed.get_data(as_text=True)
+
+
+def test_a_lowercase_scheme_with_a_bad_token_is_still_refused(client, db):
+    assert_refused(client.get("/auth/me", headers={"Authorization": "bearer not.a.token"}), "not.a.token")
 
 
 @pytest.mark.parametrize(
