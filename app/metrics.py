@@ -27,6 +27,10 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 DENIALS = Counter("authz_policy_denials_total", "Requests the policy layer refused", ["route", "status"])
+# Throttled attempts are counted here rather than audited one by one (issue 15).
+RATE_LIMITED = Counter(
+    "authz_rate_limited_total", "Requests refused by a rate limit or the login backoff", ["route", "limit"]
+)
 
 
 def init_metrics(app: Flask) -> None:

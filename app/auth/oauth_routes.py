@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from flask import Response, jsonify, request
+from flask_limiter import RateLimitExceeded
 from flask_openapi3 import APIBlueprint, Tag
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -21,10 +22,13 @@ from app.clients.oauth import (
     oauth_error_from,
     render_oauth_error,
     request_params,
+    slow_down,
 )
 from app.clients.schemas import IntrospectionOut, OAuthErrorOut, TokenOut, token_request_body_schema
 from app.database import db_session
 from app.errors import problem_response, render_problem
+from app.security.login_backoff import RateLimited
+from app.security.rate_limits import introspect_limits, refusal_of, token_limits
 from policies import Permission, RoutePolicy, TokenKind, public
 from policies.decorators import enforce
 from policies.problems import Problem
@@ -41,10 +45,11 @@ INTROSPECTION_BY_OPERATOR = RoutePolicy(
 
 @bp.post(
     "/token",
-    responses={200: TokenOut, 400: OAuthErrorOut, 401: OAuthErrorOut},
+    responses={200: TokenOut, 400: OAuthErrorOut, 401: OAuthErrorOut, 429: OAuthErrorOut},
     openapi_extensions={"requestBody": token_request_body_schema()},
 )
 @public("OAuth 2.0 client credentials: the client authenticates in the request")
+@token_limits()
 def token() -> Response:
     """Exchange a client's id and secret (HTTP Basic or the body) for an access token.
 
@@ -58,6 +63,7 @@ def token() -> Response:
 
 @bp.post("/introspect", responses={200: IntrospectionOut, 400: OAuthErrorOut, 401: OAuthErrorOut})
 @public("RFC 7662: the caller authenticates in the request, as a client or with a platform:read token")
+@introspect_limits()
 def introspect() -> Response:
     """Is this token active? Form or JSON `token`. The caller authenticates as a client
     (Basic or body, and sees its own tenant's tokens only) or with an access token holding
@@ -98,6 +104,14 @@ def _problem(exc: Problem) -> Response:
     if request.endpoint == TOKEN_ENDPOINT:
         return render_oauth_error(oauth_error_from(exc))
     return render_problem(exc)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _rate_limited(exc: RateLimitExceeded) -> Response:
+    _scope, retry_after = refusal_of(exc)
+    if request.endpoint == TOKEN_ENDPOINT:
+        return render_oauth_error(slow_down(retry_after))
+    return render_problem(RateLimited(retry_after))
 
 
 @bp.errorhandler(RequestEntityTooLarge)
