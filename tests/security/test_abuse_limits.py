@@ -154,3 +154,24 @@ def test_the_suite_settings_keep_the_limits_out_of_the_way(client, acme):
         for _ in range(40)
     ]
     assert {a.status_code for a in answers} == {401}
+
+
+def test_rate_limits_can_be_switched_off_but_the_backoff_stays(make_client, make_settings, acme):
+    api = make_client(make_settings(**real_limits(), rate_limits_enabled=False))
+    UserFactory(tenant=acme, username="frank")
+
+    others = [
+        api.post("/auth/login", json={"tenant": "acme", "username": f"u{n}", "password": "wrong-but-long"})
+        for n in range(31)
+    ]
+    frank = [
+        api.post(
+            "/auth/login",
+            json={"tenant": "acme", "username": "frank", "password": "wrong-but-long"},
+            environ_base={"REMOTE_ADDR": f"10.8.0.{n}"},
+        )
+        for n in range(7)
+    ]
+
+    assert {a.status_code for a in others} == {401}  # no per-address limit
+    assert [a.status_code for a in frank][-1] == 429  # the per-account backoff is not a rate limit

@@ -4,9 +4,11 @@ answer or by time, and how the caller's address is found (issue 15)."""
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import time
+import uuid
 from itertools import count
 
 import pytest
@@ -49,8 +51,24 @@ def api(make_client, make_settings, db):
     return make_client(make_settings(**real_limits()))
 
 
+@pytest.fixture(params=["memory", "redis"])
+def api_any_storage(request, make_client, make_settings, db):
+    """The same app with its counts in memory, and in Redis when the run has one."""
+    if request.param == "memory":
+        return make_client(make_settings(**real_limits()))
+    redis_url = os.environ.get("AUTHZ_TEST_REDIS_URL")
+    if not redis_url:
+        pytest.skip("set AUTHZ_TEST_REDIS_URL (CI does) to count in Redis")
+    prefix = f"test-{uuid.uuid4().hex[:8]}"  # fresh counts; nothing else in that Redis is touched
+    return make_client(make_settings(**real_limits(), redis_url=redis_url, redis_prefix=prefix))
+
+
 @pytest.fixture
 def verifies(api, monkeypatch):
+    return count_verifies(api, monkeypatch)
+
+
+def count_verifies(api, monkeypatch):
     """How many argon2 verifies the app ran (instrumentation, not a stand-in)."""
     passwords = api.application.extensions[PASSWORDS]
     calls = []
@@ -75,7 +93,11 @@ def assert_rate_limited(response):
     assert int(response.headers["Retry-After"]) >= 1
 
 
-def test_brute_force_from_one_address_is_throttled_and_the_right_password_too(api, bob, verifies):
+def test_brute_force_from_one_address_is_throttled_and_the_right_password_too(
+    api_any_storage, bob, monkeypatch
+):
+    api = api_any_storage
+    verifies = count_verifies(api, monkeypatch)
     attempts = [api.post("/auth/login", json=body()) for _ in range(FREE_FAILURES + 1)]
     assert statuses(attempts) == [401] * (FREE_FAILURES + 1)
     verified = len(verifies)
@@ -88,7 +110,9 @@ def test_brute_force_from_one_address_is_throttled_and_the_right_password_too(ap
     assert len(verifies) == verified  # refused before any argon2 work
 
 
-def test_a_botnet_gets_no_more_guesses_per_account_than_one_address(api, bob, verifies):
+def test_a_botnet_gets_no_more_guesses_per_account_than_one_address(api_any_storage, bob, monkeypatch):
+    api = api_any_storage
+    verifies = count_verifies(api, monkeypatch)
     answers = [api.post("/auth/login", json=body(), **fresh_address()) for _ in range(30)]
 
     assert statuses(answers) == [401] * (FREE_FAILURES + 1) + [429] * (30 - FREE_FAILURES - 1)
