@@ -20,8 +20,7 @@ from app.scoping import tenant_exists
 from app.security import CLIENT_SECRET_KEY, PASSWORDS, SETTINGS
 from app.security.key_store import KeyStore, StoredKeyRing
 from app.security.keys import KeyRing, symmetric_key
-from app.security.login_backoff import EXTENSION as LOGIN_BACKOFF
-from app.security.login_backoff import make_login_backoff
+from app.security.login_backoff import init_login_backoff
 from app.security.passwords import Passwords
 from app.security.rate_limits import init_rate_limits
 from app.security.token_state import init_token_state
@@ -76,7 +75,7 @@ def create_app(
     configure_jwt(app, settings, _key_ring(app, settings))
     init_token_state(app, settings.redis_url, settings.redis_prefix)
     init_rate_limits(app, settings)
-    app.extensions[LOGIN_BACKOFF] = make_login_backoff(settings, app.extensions[PASSWORDS].verify_seconds)
+    init_login_backoff(app, settings, app.extensions[PASSWORDS].verify_seconds)
     app.extensions[DENIAL_RECORDER] = record_denial
     app.extensions[TENANT_EXISTS] = tenant_exists
 

@@ -69,6 +69,8 @@ PROBLEM_RESPONSES: dict[int, Any] = {
     404: ProblemOut,
     422: ProblemOut,
 }
+# Routes with a rate limit (app.security.rate_limits) also answer 429 with Retry-After.
+LIMITED_RESPONSES: dict[int, Any] = {**PROBLEM_RESPONSES, 429: ProblemOut}
 
 
 _CATALOG = frozenset(p.value for p in Permission)

@@ -27,6 +27,7 @@ from app.clients.oauth import (
 from app.clients.schemas import IntrospectionOut, OAuthErrorOut, TokenOut, token_request_body_schema
 from app.database import db_session
 from app.errors import problem_response, render_problem
+from app.schemas import ProblemOut
 from app.security.login_backoff import RateLimited
 from app.security.rate_limits import introspect_limits, refusal_of, token_limits
 from policies import Permission, RoutePolicy, TokenKind, public
@@ -61,7 +62,9 @@ def token() -> Response:
     return no_store(jsonify(service.issue_client_token(db_session(), params, credentials)))
 
 
-@bp.post("/introspect", responses={200: IntrospectionOut, 400: OAuthErrorOut, 401: OAuthErrorOut})
+@bp.post(
+    "/introspect", responses={200: IntrospectionOut, 400: OAuthErrorOut, 401: OAuthErrorOut, 429: ProblemOut}
+)
 @public("RFC 7662: the caller authenticates in the request, as a client or with a platform:read token")
 @introspect_limits()
 def introspect() -> Response:

@@ -20,7 +20,7 @@ from app.auth.schemas import (
     TokenPairOut,
 )
 from app.database import db_session
-from app.schemas import PROBLEM_RESPONSES
+from app.schemas import LIMITED_RESPONSES, PROBLEM_RESPONSES
 from app.security import passwords, settings
 from app.security.login_backoff import login_backoff
 from app.security.rate_limits import login_limits, password_change_limits, refresh_limits
@@ -47,7 +47,7 @@ def login_with(body: LoginBody) -> dict[str, Any]:
     return pair.as_response()
 
 
-@bp.post("/login", responses={200: TokenPairOut, **PROBLEM_RESPONSES})
+@bp.post("/login", responses={200: TokenPairOut, **LIMITED_RESPONSES})
 @public("the way in: credentials are checked here")
 @login_limits()
 def login(body: LoginBody) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def login(body: LoginBody) -> dict[str, Any]:
     return login_with(body)
 
 
-@bp.post("/refresh", responses={200: TokenPairOut, **PROBLEM_RESPONSES})
+@bp.post("/refresh", responses={200: TokenPairOut, **LIMITED_RESPONSES})
 @refresh_token_required()
 @refresh_limits()
 def refresh() -> dict[str, Any]:
@@ -88,7 +88,7 @@ def me() -> dict[str, Any]:
     return out.model_dump(mode="json", exclude_none=True)
 
 
-@bp.post("/password", responses={204: None, **PROBLEM_RESPONSES})
+@bp.post("/password", responses={204: None, **LIMITED_RESPONSES})
 @authenticated()
 @password_change_limits()
 def change_password(body: PasswordChangeBody) -> tuple[str, int]:

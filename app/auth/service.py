@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -85,12 +84,11 @@ def login(
     all cost one argon2 verify and end in the same 401 (OWASP ASVS V2.2.1: no enumeration,
     no password oracle); the audit log keeps the real reason.
     """
-    started = time.perf_counter()
     account = login_account(tenant_slug, username)
     wait = backoff.store.admit(account)
     if wait > 0:
         count_refusal(LOGIN_BY_ACCOUNT)
-        backoff.pace.wait_like_a_failure(started)  # as long as a failure takes, with no work
+        backoff.pace.wait_like_a_failure()  # as long as a failure takes, with no work
         raise RateLimited(math.ceil(wait))
     row = session.execute(
         select(Tenant, User)
@@ -102,7 +100,7 @@ def login(
     reason = _failure_reason(tenant, user, matched)
     if tenant is None or user is None or reason is not None:
         record_login_failure(session, settings, tenant, user, reason or "unknown_user")
-        backoff.pace.observe(time.perf_counter() - started)
+        backoff.pace.failed()
         raise InvalidCredentials()
     backoff.store.succeeded(account)
 

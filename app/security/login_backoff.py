@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import redis
-from flask import current_app
+from flask import Flask, current_app, g
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -162,12 +162,17 @@ class RedisBackoff:
 
 
 class FailurePace:
-    """How long a failed login takes here lately (the median of the last ones), so that a
-    refused attempt can take as long without doing the work."""
+    """How long a failed login takes here lately, whole request (the median of the last
+    ones), so that a refused attempt can take as long without doing the work."""
 
     def __init__(self, first_guess: float) -> None:
         self._lock = threading.Lock()
         self._recent: deque[float] = deque([first_guess], maxlen=31)
+
+    def failed(self) -> None:
+        """Mark the current request as a failed login: its duration is observed at teardown,
+        after everything it does (audit commit, rendering, the limiter's bookkeeping)."""
+        g.authz_failed_login = True
 
     def observe(self, seconds: float) -> None:
         with self._lock:
@@ -177,10 +182,14 @@ class FailurePace:
         with self._lock:
             return statistics.median(self._recent)
 
-    def wait_like_a_failure(self, started: float) -> None:
-        remaining = self.typical() - (time.perf_counter() - started)
+    def wait_like_a_failure(self) -> None:
+        remaining = self.typical() - (time.perf_counter() - request_started())
         if remaining > 0:
             time.sleep(remaining)
+
+
+def request_started() -> float:
+    return g.get("authz_request_started") or time.perf_counter()
 
 
 @dataclass(frozen=True)
@@ -193,11 +202,22 @@ def login_backoff() -> LoginBackoff:
     return current_app.extensions[EXTENSION]
 
 
-def make_login_backoff(settings: Settings, verify_seconds: float) -> LoginBackoff:
+def init_login_backoff(app: Flask, settings: Settings, verify_seconds: float) -> LoginBackoff:
     policy = BackoffPolicy.of(settings)
     store: BackoffStore = (
         RedisBackoff(settings.redis_url, settings.redis_prefix, policy)
         if settings.redis_url
         else MemoryBackoff(policy)
     )
-    return LoginBackoff(store, FailurePace(verify_seconds))
+    backoff = app.extensions[EXTENSION] = LoginBackoff(store, FailurePace(verify_seconds))
+
+    @app.before_request
+    def _started() -> None:
+        g.authz_request_started = time.perf_counter()
+
+    @app.teardown_request
+    def _observe_failure(_exc: BaseException | None) -> None:
+        if g.pop("authz_failed_login", False):
+            backoff.pace.observe(time.perf_counter() - request_started())
+
+    return backoff

@@ -239,7 +239,7 @@ def refusal_of(exc: RateLimitExceeded) -> tuple[str, int]:
     scope = breached_scope(exc)
     count_refusal(scope)
     if scope == LOGIN_BY_ACCOUNT:
-        login_backoff().pace.wait_like_a_failure(time.perf_counter())
+        login_backoff().pace.wait_like_a_failure()
     return scope, retry_after_seconds(exc)
 
 

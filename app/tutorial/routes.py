@@ -14,14 +14,14 @@ from app.auth import service
 from app.auth.routes import login_with
 from app.auth.schemas import LoginBody, ProtectedOut, TokenPairOut
 from app.database import db_session
-from app.schemas import PROBLEM_RESPONSES
+from app.schemas import LIMITED_RESPONSES, PROBLEM_RESPONSES
 from app.security.rate_limits import login_limits
 from policies import authenticated, current_principal, public
 
 bp = APIBlueprint("tutorial", __name__, abp_tags=[Tag(name="tutorial compatibility")])
 
 
-@bp.post("/login", responses={200: TokenPairOut, **PROBLEM_RESPONSES})
+@bp.post("/login", responses={200: TokenPairOut, **LIMITED_RESPONSES})
 @public("tutorial compatibility alias of POST /auth/login")
 @login_limits()
 def login(body: LoginBody) -> dict[str, Any]:
