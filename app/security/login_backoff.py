@@ -21,18 +21,24 @@ import statistics
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import redis
-from flask import Flask, current_app, g
+from flask import Flask, current_app, request
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from app.settings import Settings
 from policies.problems import Problem
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 EXTENSION = "authz.login_backoff"
+REQUEST_STARTED = "authz.request_started"
+FAILED_LOGIN = "authz.failed_login"
 MAX_MEMORY_ACCOUNTS = 100_000
 
 
@@ -170,9 +176,10 @@ class FailurePace:
         self._recent: deque[float] = deque([first_guess], maxlen=31)
 
     def failed(self) -> None:
-        """Mark the current request as a failed login: its duration is observed at teardown,
-        after everything it does (audit commit, rendering, the limiter's bookkeeping)."""
-        g.authz_failed_login = True
+        """Mark the current request as a failed login: its duration is observed when the app
+        hands the response back (`PaceObserver`), after everything the request did (audit
+        commit, rendering, the limiter's bookkeeping, closing the database session)."""
+        request.environ[FAILED_LOGIN] = True
 
     def observe(self, seconds: float) -> None:
         with self._lock:
@@ -189,7 +196,24 @@ class FailurePace:
 
 
 def request_started() -> float:
-    return g.get("authz_request_started") or time.perf_counter()
+    return request.environ.get(REQUEST_STARTED) or time.perf_counter()
+
+
+class PaceObserver:
+    """WSGI middleware: times each request from entering the app to its response, and
+    feeds the failed logins' times to the pace."""
+
+    def __init__(self, wsgi_app: WSGIApplication, pace: FailurePace) -> None:
+        self.wsgi_app = wsgi_app
+        self.pace = pace
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        environ[REQUEST_STARTED] = time.perf_counter()
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            if environ.get(FAILED_LOGIN):
+                self.pace.observe(time.perf_counter() - environ[REQUEST_STARTED])
 
 
 @dataclass(frozen=True)
@@ -210,14 +234,5 @@ def init_login_backoff(app: Flask, settings: Settings, verify_seconds: float) ->
         else MemoryBackoff(policy)
     )
     backoff = app.extensions[EXTENSION] = LoginBackoff(store, FailurePace(verify_seconds))
-
-    @app.before_request
-    def _started() -> None:
-        g.authz_request_started = time.perf_counter()
-
-    @app.teardown_request
-    def _observe_failure(_exc: BaseException | None) -> None:
-        if g.pop("authz_failed_login", False):
-            backoff.pace.observe(time.perf_counter() - request_started())
-
+    app.wsgi_app = PaceObserver(app.wsgi_app, backoff.pace)  # type: ignore[method-assign]
     return backoff
