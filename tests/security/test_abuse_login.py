@@ -283,14 +283,14 @@ def test_unknown_user_wrong_password_and_throttled_account_take_the_same_time(
     for _ in range(FREE_FAILURES + 1):
         api.post("/auth/login", json=body(), **fresh_address())
     assert api.post("/auth/login", json=body(), **fresh_address()).status_code == 429
-    attempt = count()
+    unknown_names, victim_turns = count(), count()  # round robin: each victim stays under the backoff
 
     def unknown_user(n):
-        name = f"nobody{next(attempt)}"
+        name = f"nobody{next(unknown_names)}"
         assert api.post("/auth/login", json=body(username=name), **fresh_address()).status_code == 401
 
     def wrong_password(n):
-        name = victims[next(attempt) % len(victims)].username
+        name = victims[next(victim_turns) % len(victims)].username
         assert api.post("/auth/login", json=body(username=name), **fresh_address()).status_code == 401
 
     def throttled_account(n):
