@@ -23,7 +23,9 @@ from app.scoping import tenant_exists
 from app.security import CLIENT_SECRET_KEY, PASSWORDS, SETTINGS
 from app.security.key_store import KeyStore, StoredKeyRing
 from app.security.keys import KeyRing, symmetric_key
+from app.security.login_backoff import init_login_backoff
 from app.security.passwords import Passwords
+from app.security.rate_limits import init_rate_limits
 from app.security.token_state import init_token_state
 from app.security.tokens import configure_jwt
 from app.settings import Settings, SigningAlgorithm, load_settings
@@ -63,7 +65,10 @@ def create_app(
     )
     app.extensions[SETTINGS] = settings
     app.extensions[PASSWORDS] = Passwords(
-        settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+        settings.argon2_memory_kib,
+        settings.argon2_time_cost,
+        settings.argon2_parallelism,
+        settings.password_min_score,
     )
     client_key = settings.client_secret_key.get_secret_value() if settings.client_secret_key else None
     app.extensions[CLIENT_SECRET_KEY] = (
@@ -72,6 +77,8 @@ def create_app(
     db.init_app(app, settings.database_url or f"sqlite:///{Path(app.instance_path) / 'authz.db'}")
     configure_jwt(app, settings, _key_ring(app, settings))
     init_token_state(app, settings.redis_url, settings.redis_prefix)
+    init_rate_limits(app, settings)
+    init_login_backoff(app, settings, app.extensions[PASSWORDS].verify_seconds)
     app.extensions[DENIAL_RECORDER] = record_denial
     app.extensions[TENANT_EXISTS] = tenant_exists
     app.extensions[APPLICATION_CATALOG] = application_names

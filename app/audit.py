@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import enum
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from flask import has_request_context, request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.metrics import DENIALS
-from models import AuditEvent
+from app.settings import Settings
+from models import AuditEvent, Tenant, User, utcnow
 from policies.principal import Principal
 from policies.problems import Problem
 
@@ -85,6 +88,60 @@ def record(
     )
     session.add(event)
     return event
+
+
+def record_login_failure(
+    session: Session, settings: Settings, tenant: Tenant | None, user: User | None, reason: str
+) -> None:
+    """One audit event per account per window, counting its failed logins, however many
+    arrive: the audit log cannot be flooded by guessing (issue 15). The account is the user
+    when the name exists, else the tenant (every unknown name of a tenant shares one
+    event), else the unknown tenant. Commits on its own (the login itself changes nothing).
+    """
+    from app.database import unit_of_work
+
+    now = utcnow()
+    target_type, target_id = (
+        ("user", str(user.id)) if user else ("tenant", str(tenant.id) if tenant else None)
+    )
+    since = now - timedelta(seconds=settings.login_failure_audit_window_seconds)
+    with unit_of_work(session):
+        # Locked, so that concurrent failures add up instead of overwriting each other.
+        current = session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.tenant_id == tenant.id if tenant else AuditEvent.tenant_id.is_(None),
+                AuditEvent.action == AuditAction.LOGIN_FAILED.value,
+                AuditEvent.created_at >= since,
+                AuditEvent.target_type == target_type,
+                AuditEvent.target_id == target_id if target_id else AuditEvent.target_id.is_(None),
+            )
+            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+            .limit(1)
+            .with_for_update()
+        ).first()
+        if current is None:
+            record(
+                session,
+                AuditAction.LOGIN_FAILED,
+                tenant_id=tenant.id if tenant else None,
+                actor_id=user.id if user else None,
+                target_type=target_type,
+                target_id=target_id,
+                outcome="failure",
+                details={"reason": reason, "count": 1, "reasons": {reason: 1}, "last_at": now.isoformat()},
+            )
+            return
+        details = dict(current.details or {})
+        reasons = dict(details.get("reasons") or {})
+        reasons[reason] = reasons.get(reason, 0) + 1
+        current.details = {
+            **details,
+            "reason": reason,
+            "count": int(details.get("count", 1)) + 1,
+            "reasons": reasons,
+            "last_at": now.isoformat(),
+        }
 
 
 def record_denial(principal: Principal, denial: Problem) -> str:

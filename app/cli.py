@@ -18,11 +18,17 @@ from app.provisioning import add_role, builtin_role, create_tenant, create_user
 from app.security import passwords, settings
 from app.security.key_store import KeyStore
 from app.security.keys import JWKS_MAX_AGE, JWKS_STALE_WHILE_REVALIDATE
-from app.security.passwords import password_length_problem
+from app.security.password_policy import name_words, password_problem
 from models import PLATFORM_TENANT_SLUG, Project, Tenant, User, username_key
 from policies import BuiltinRole, Permission, route_policies
 
-DEMO_PASSWORD = "correct-horse-battery"
+# Held to the same rule as every password (checked when `demo` runs).
+DEMO_PASSWORD = "plum-otter-kettle-58"
+
+
+PLATFORM_TENANT_NAME = "Platform"
+DEMO_TENANTS = (("acme", "Acme Corp"), ("globex", "Globex Corporation"))
+DEMO_ACCOUNTS = tuple((slug, name, user) for slug, name in DEMO_TENANTS for user in ("alice", "bob", "carol"))
 
 
 def register_commands(app: Flask) -> None:
@@ -40,13 +46,17 @@ def register_commands(app: Flask) -> None:
 def bootstrap(username: str, password_stdin: bool) -> None:
     """Create the platform tenant and its first platform-admin (idempotent)."""
     password = sys.stdin.readline().rstrip("\r\n")
-    problem = password_length_problem(password)
+    problem = password_problem(
+        password,
+        user_inputs=name_words(username, PLATFORM_TENANT_SLUG, PLATFORM_TENANT_NAME),
+        min_score=passwords().min_score,
+    )
     if problem:
-        raise click.UsageError(f"the password {problem}")
+        raise click.UsageError(f"the password: {problem}")
     with database().sessions() as session, unit_of_work(session):
         tenant = session.scalars(select(Tenant).where(Tenant.slug == PLATFORM_TENANT_SLUG)).one_or_none()
         if tenant is None:
-            tenant = create_tenant(session, PLATFORM_TENANT_SLUG, "Platform")
+            tenant = create_tenant(session, PLATFORM_TENANT_SLUG, PLATFORM_TENANT_NAME)
             click.echo("created the platform tenant")
         exists = session.scalars(
             select(User).where(User.tenant_id == tenant.id, User.username_key == username_key(username))
@@ -65,9 +75,17 @@ def demo() -> None:
     """Fill a development database with tenants acme and globex, users, roles and projects."""
     if settings().is_production:
         raise click.UsageError("demo data is for development databases only")
+    for slug, name, username in DEMO_ACCOUNTS:
+        problem = password_problem(
+            DEMO_PASSWORD,
+            user_inputs=name_words(username, slug, name),
+            min_score=passwords().min_score,
+        )
+        if problem:
+            raise click.UsageError(f"the demo password: {problem}; change DEMO_PASSWORD")
     password_hash = passwords().hash(DEMO_PASSWORD)
     with database().sessions() as session, unit_of_work(session):
-        for slug, name in (("acme", "Acme Corp"), ("globex", "Globex Corporation")):
+        for slug, name in DEMO_TENANTS:
             if session.scalars(select(Tenant).where(Tenant.slug == slug)).one_or_none():
                 click.echo(f"tenant {slug} exists; left as it is")
                 continue

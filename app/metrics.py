@@ -30,6 +30,10 @@ DENIALS = Counter("authz_policy_denials_total", "Requests the policy layer refus
 INTROSPECTIONS = Counter(
     "authz_token_introspections_total", "RFC 7662 introspections answered", ["caller", "active"]
 )
+# Throttled attempts are counted here rather than audited one by one (issue 15).
+RATE_LIMITED = Counter(
+    "authz_rate_limited_total", "Requests refused by a rate limit or the login backoff", ["route", "limit"]
+)
 
 
 def init_metrics(app: Flask) -> None:

@@ -8,7 +8,16 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import PLATFORM_TENANT_SLUG, Role, RolePermission, Tenant, User, UserRole, username_key
+from models import (
+    PLATFORM_TENANT_SLUG,
+    Role,
+    RolePermission,
+    Tenant,
+    User,
+    UserRole,
+    username_key,
+    username_skeleton,
+)
 from policies.catalog import (
     BUILTIN_ROLE_DESCRIPTIONS,
     PLATFORM_BUILTIN_ROLES,
@@ -66,6 +75,7 @@ def create_user(
         tenant_id=tenant.id,
         username=username,
         username_key=username_key(username),
+        username_skeleton=username_skeleton(username),
         email=email,
         password_hash=password_hash,
     )

@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from limits import parse_many
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.secret_strength import HOW_TO_GENERATE, weakness
@@ -65,6 +66,17 @@ OWASP_MIN_MEMORY_KIB = 19 * 1024
 OWASP_MIN_TIME_COST = 2
 
 
+def _valid_rate_limit(value: str) -> str:
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError("not a rate limit such as '10 per minute' or '5/second;100/hour'") from None
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_valid_rate_limit)]
+
+
 class SettingsError(ValueError):
     """The configuration is unsafe or inconsistent; the message says why."""
 
@@ -98,6 +110,30 @@ class Settings(BaseSettings):
     decision_max_body_bytes: Annotated[int, Field(ge=1024)] = 1024 * 1024
     # Browser origins allowed to call the API (CORS), comma-separated exact origins; none by default.
     cors_origins: str = ""
+    # Abuse resistance (docs/abuse-resistance.md). Limits are Flask-Limiter strings
+    # ("10 per 15 minutes", several joined by ";"), kept in Redis when redis_url is set.
+    rate_limits_enabled: bool = True
+    # How many proxies in front of us append to X-Forwarded-For; 0 trusts no such header.
+    trusted_proxy_count: Annotated[int, Field(ge=0, le=5)] = 0
+    login_limit_per_address: RateLimit = "30 per minute"
+    # Counts failed logins only (a wrong password, an unknown user alike).
+    login_limit_per_account: RateLimit = "10 per 15 minutes"
+    token_limit_per_address: RateLimit = "60 per minute"
+    token_limit_per_client: RateLimit = "60 per minute"
+    # Counts wrong current passwords only.
+    password_change_limit_per_session: RateLimit = "5 per 15 minutes"
+    introspect_limit_per_caller: RateLimit = "1200 per minute"
+    refresh_limit_per_session: RateLimit = "10 per minute"
+    # Per-account backoff: after `free` failures each attempt waits base * 2^n seconds, capped.
+    login_backoff_free_failures: Annotated[int, Field(ge=1, le=1000)] = 5
+    login_backoff_base_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
+    login_backoff_max_seconds: Annotated[float, Field(gt=0, le=24 * 3600)] = 900.0
+    # A quiet account forgets its failures after this long.
+    login_backoff_forget_seconds: Annotated[int, Field(ge=60)] = 24 * 3600
+    # Failed logins of one account within this window are one audit event with a count.
+    login_failure_audit_window_seconds: Annotated[int, Field(ge=1)] = 15 * 60
+    # zxcvbn score (0-4) a new password needs, beside the length rule.
+    password_min_score: Annotated[int, Field(ge=0, le=4)] = 3
 
     @property
     def is_production(self) -> bool:

@@ -10,7 +10,7 @@ from models.role import Role, RolePermission
 from models.session import LoginSession
 from models.tenant import PLATFORM_TENANT_SLUG, Tenant, TenantStatus
 from models.token_epoch import EPOCH_ROW_ID, TokenStateEpoch
-from models.user import User, UserRole, username_key
+from models.user import User, UserRole, username_key, username_skeleton
 
 __all__ = [
     "EPOCH_ROW_ID",
@@ -30,5 +30,6 @@ __all__ = [
     "User",
     "UserRole",
     "username_key",
+    "username_skeleton",
     "utcnow",
 ]

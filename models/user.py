@@ -10,6 +10,7 @@ from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, CreatedAt, UUIDPrimaryKey, utcnow
+from models.confusables import skeleton
 from models.role import Role
 from models.tenant import Tenant
 
@@ -23,10 +24,21 @@ def username_key(username: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
 
 
+MAX_SKELETON_LENGTH = 600  # fits a PostgreSQL b-tree entry at 4 bytes a character
+
+
+def username_skeleton(username: str) -> str:
+    """How a username looks (UTS #39 skeleton of its comparison key): names that look the
+    same have the same skeleton, and a tenant holds each skeleton once."""
+    return skeleton(username_key(username))
+
+
 class User(UUIDPrimaryKey, CreatedAt, Base):
     __tablename__ = "users"
     __table_args__ = (
         UniqueConstraint("tenant_id", "username_key"),
+        # Look-alike names are duplicates (NULL: a name that predates the rule and collides).
+        UniqueConstraint("tenant_id", "username_skeleton"),
         # Target of the composite foreign keys that keep memberships inside one tenant.
         UniqueConstraint("tenant_id", "id"),
         Index("ix_users_tenant_id_created_at_id", "tenant_id", "created_at", "id"),
@@ -35,6 +47,7 @@ class User(UUIDPrimaryKey, CreatedAt, Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     username: Mapped[str] = mapped_column(String(150))
     username_key: Mapped[str] = mapped_column(String(150))
+    username_skeleton: Mapped[str | None] = mapped_column(String(MAX_SKELETON_LENGTH))
     email: Mapped[str | None] = mapped_column(String(320))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)

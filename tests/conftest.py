@@ -23,6 +23,23 @@ from tests.databases import fresh_database, is_postgres, upgrade
 from tests.querycount import QueryCounter
 
 PASSWORD = factories.DEFAULT_PASSWORD
+# The suite logs in thousands of times from 127.0.0.1: its apps get limits nobody reaches.
+# tests/security/test_abuse_*.py build apps with the real defaults (`real_limits`).
+GENEROUS_LIMITS: dict[str, Any] = {
+    "login_limit_per_address": "100000 per minute",
+    "login_limit_per_account": "100000 per minute",
+    "token_limit_per_address": "100000 per minute",
+    "token_limit_per_client": "100000 per minute",
+    "password_change_limit_per_session": "100000 per minute",
+    "introspect_limit_per_caller": "100000 per minute",
+    "refresh_limit_per_session": "100000 per minute",
+    "login_backoff_free_failures": 1000,
+}
+
+
+def real_limits() -> dict[str, Any]:
+    """The shipped defaults of every setting GENEROUS_LIMITS loosens."""
+    return {name: Settings.model_fields[name].default for name in GENEROUS_LIMITS}
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +61,7 @@ def make_settings(database_url: str, key_dir: Path) -> Callable[..., Settings]:
             "database_url": database_url,
             "key_dir": key_dir,
             "issuer": "https://authz.test",
+            **GENEROUS_LIMITS,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

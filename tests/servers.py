@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import socket
 import subprocess
@@ -42,8 +43,12 @@ def free_port() -> int:
 def gunicorn(app_spec: str, env: dict[str, str], workers: int = 2) -> Iterator[str]:
     """Run `app_spec` under gunicorn with several sync workers on 127.0.0.1."""
     port = free_port()
+    # gunicorn 27 opens a control socket under ~/.gunicorn unless told not to.
+    control = (
+        ["--no-control-socket"] if int(importlib.metadata.version("gunicorn").split(".")[0]) >= 27 else []
+    )
     process = subprocess.Popen(  # noqa: S603 - fixed arguments, loopback only
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", app_spec],
+        [sys.executable, "-m", "gunicorn", *control, "-w", str(workers), "-b", f"127.0.0.1:{port}", app_spec],
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,

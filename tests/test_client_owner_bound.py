@@ -60,7 +60,11 @@ def token_of(client, integration):
 def create_admin(client, acme, token):
     return client.post(
         f"/tenants/{acme.id}/users",
-        json={"username": f"mallory-{uuid.uuid4().hex[:6]}", "password": "x" * 16, "roles": ["admin"]},
+        json={
+            "username": f"mallory-{uuid.uuid4().hex[:6]}",
+            "password": "quartz-lantern-meadow-47",
+            "roles": ["admin"],
+        },
         headers=bearer(token),
     )
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from flask import Response, jsonify, request
+from flask_limiter import RateLimitExceeded
 from flask_openapi3 import APIBlueprint, Tag
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -17,6 +18,7 @@ from app.clients.oauth import (
     oauth_error_from,
     render_oauth_error,
     request_params,
+    slow_down,
 )
 from app.clients.schemas import (
     IntrospectionOut,
@@ -28,6 +30,8 @@ from app.clients.schemas import (
 from app.database import db_session
 from app.errors import problem_response, render_problem
 from app.openapi_document import BASIC_SCHEME, BEARER_SCHEME, OAUTH_ERRORS_EXTENSION
+from app.security.login_backoff import RateLimited
+from app.security.rate_limits import introspect_limits, refusal_of, token_limits
 from policies import Permission, public
 from policies.decorators import client_caller, client_or_token
 from policies.problems import Problem
@@ -39,13 +43,14 @@ TOKEN_ENDPOINT = "oauth.token"
 
 @bp.post(
     "/token",
-    responses={200: TokenOut, 400: OAuthErrorOut, 401: OAuthErrorOut},
+    responses={200: TokenOut, 400: OAuthErrorOut, 401: OAuthErrorOut, 429: OAuthErrorOut},
     operation_id="issueToken",
     # client_secret_basic, or client_secret_post in the body (no scheme describes that one)
     security=[{BASIC_SCHEME: []}, {}],
     openapi_extensions={"requestBody": token_request_body_schema(), OAUTH_ERRORS_EXTENSION: True},
 )
 @public("OAuth 2.0 client credentials: the client authenticates in the request")
+@token_limits()
 def token() -> Response:
     """Exchange a client's id and secret (HTTP Basic or the body) for an access token.
 
@@ -65,6 +70,7 @@ def token() -> Response:
     openapi_extensions={"requestBody": introspection_request_body_schema()},
 )
 @client_or_token(Permission.TOKENS_INTROSPECT, Permission.PLATFORM_READ)
+@introspect_limits()
 def introspect() -> Response:
     """Is this token active? A form `token` (JSON is accepted too).
 
@@ -91,6 +97,14 @@ def _problem(exc: Problem) -> Response:
     if request.endpoint == TOKEN_ENDPOINT:
         return render_oauth_error(oauth_error_from(exc))
     return render_problem(exc)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def _rate_limited(exc: RateLimitExceeded) -> Response:
+    _scope, retry_after = refusal_of(exc)
+    if request.endpoint == TOKEN_ENDPOINT:
+        return render_oauth_error(slow_down(retry_after))
+    return render_problem(RateLimited(retry_after))
 
 
 @bp.errorhandler(RequestEntityTooLarge)

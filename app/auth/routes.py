@@ -23,6 +23,8 @@ from app.auth.schemas import (
 from app.database import db_session
 from app.schemas import CREDENTIAL_PROBLEMS, PROBLEM_RESPONSES, PageQuery, page_of
 from app.security import passwords, settings
+from app.security.login_backoff import login_backoff
+from app.security.rate_limits import login_limits, password_change_limits, refresh_limits
 from policies import PrincipalKind, authenticated, current_principal, public, refresh_token_required
 
 bp = APIBlueprint("auth", __name__, url_prefix="/auth", abp_tags=[Tag(name="auth")])
@@ -41,12 +43,14 @@ def login_with(body: LoginBody) -> dict[str, Any]:
         username=body.username,
         password=body.password,
         client=client_info(),
+        backoff=login_backoff(),
     )
     return pair.as_response()
 
 
 @bp.post("/login", responses={200: TokenPairOut, **CREDENTIAL_PROBLEMS})
 @public("the way in: credentials are checked here")
+@login_limits()
 def login(body: LoginBody) -> dict[str, Any]:
     """Exchange a tenant, username and password for an access and a refresh token."""
     return login_with(body)
@@ -54,6 +58,7 @@ def login(body: LoginBody) -> dict[str, Any]:
 
 @bp.post("/refresh", responses={200: TokenPairOut, **PROBLEM_RESPONSES}, operation_id="refreshTokens")
 @refresh_token_required()
+@refresh_limits()
 def refresh() -> dict[str, Any]:
     """Rotate the token pair; a refresh token presented twice revokes its whole session."""
     return service.refresh(db_session(), current_principal(), settings()).as_response()
@@ -88,6 +93,7 @@ def me() -> dict[str, Any]:
 
 @bp.post("/password", responses={204: None, **PROBLEM_RESPONSES})
 @authenticated(principals=[PrincipalKind.USER])
+@password_change_limits()
 def change_password(body: PasswordChangeBody) -> tuple[str, int]:
     """Change one's own password; every other session of the user ends at once."""
     service.change_password(

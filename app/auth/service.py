@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -9,19 +10,22 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.audit import AuditAction, record
+from app.audit import AuditAction, record, record_login_failure
 from app.catalog.effective import Access, user_access
 from app.database import unit_of_work
 from app.errors import FieldError, InvalidCredentials, ValidationFailed
 from app.pagination import paginate
-from app.security.passwords import Passwords, password_length_problem
+from app.security.login_backoff import LoginBackoff, RateLimited
+from app.security.password_policy import name_words, password_problem
+from app.security.passwords import Passwords
+from app.security.rate_limits import LOGIN_BY_ACCOUNT, count_refusal, login_account
 from app.security.revocation import mark_revocation
 from app.security.token_state import revoked
 from app.security.tokens import TokenClaims, TokenPair, issue_pair
 from app.settings import Settings
 from models import Client, LoginSession, Tenant, TenantStatus, User, username_key, utcnow
 from policies.principal import Principal, PrincipalKind
-from policies.problems import NotFound, Problem, TenantSuspended
+from policies.problems import NotFound, Problem
 
 
 @dataclass(frozen=True)
@@ -51,12 +55,23 @@ def login(
     username: str,
     password: str,
     client: ClientInfo,
+    backoff: LoginBackoff,
 ) -> TokenPair:
     """Check the credentials and open a login session.
 
-    An unknown tenant, an unknown or inactive user and a wrong password all cost one
-    argon2 verify and end in the same 401 (OWASP ASVS V2.2.1 / no account enumeration).
+    The account's backoff is consulted first: a throttled attempt is refused (429) before
+    the password is looked at, so that throttling tells nothing about a guess, and it is
+    keyed by the name given, so that it tells nothing about whether the user exists.
+    An unknown tenant, an unknown or inactive user, a suspended tenant and a wrong password
+    all cost one argon2 verify and end in the same 401 (OWASP ASVS V2.2.1: no enumeration,
+    no password oracle); the audit log keeps the real reason.
     """
+    account = login_account(tenant_slug, username)
+    wait = backoff.store.admit(account)
+    if wait > 0:
+        count_refusal(LOGIN_BY_ACCOUNT)
+        backoff.pace.wait_like_a_failure()  # as long as a failure takes, with no work
+        raise RateLimited(math.ceil(wait))
     row = session.execute(
         select(Tenant, User)
         .outerjoin(User, (User.tenant_id == Tenant.id) & (User.username_key == username_key(username)))
@@ -64,19 +79,12 @@ def login(
     ).one_or_none()
     tenant, user = (row.Tenant, row.User) if row else (None, None)
     matched = passwords.verify(user.password_hash if user else None, password)
-    if tenant is None or user is None or not matched or not user.is_active:
-        with unit_of_work(session):
-            record(
-                session,
-                AuditAction.LOGIN_FAILED,
-                tenant_id=tenant.id if tenant else None,
-                actor_id=user.id if user else None,
-                outcome="failure",
-                details={"reason": _failure_reason(tenant, user, matched)},
-            )
+    reason = _failure_reason(tenant, user, matched)
+    if tenant is None or user is None or reason is not None:
+        record_login_failure(session, settings, tenant, user, reason or "unknown_user")
+        backoff.pace.failed()
         raise InvalidCredentials()
-    if not tenant.is_active:
-        raise TenantSuspended("The tenant is suspended.")
+    backoff.store.succeeded(account)
 
     with unit_of_work(session):
         _ensure_still_active(session, tenant)
@@ -118,15 +126,22 @@ def _ensure_still_active(session: Session, tenant: Tenant) -> None:
         select(Tenant.status).where(Tenant.id == tenant.id).with_for_update(read=True, key_share=True)
     )
     if status != TenantStatus.ACTIVE:
-        raise TenantSuspended("The tenant is suspended.")
+        # The same answer as any login on a suspended tenant: no password oracle (issue 15).
+        raise InvalidCredentials()
 
 
-def _failure_reason(tenant: Tenant | None, user: User | None, matched: bool) -> str:
+def _failure_reason(tenant: Tenant | None, user: User | None, matched: bool) -> str | None:
     if tenant is None:
         return "unknown_tenant"
     if user is None:
         return "unknown_user"
-    return "wrong_password" if not matched else "inactive_user"
+    if not matched:
+        return "wrong_password"
+    if not user.is_active:
+        return "inactive_user"
+    if not tenant.is_active:
+        return "tenant_suspended"  # the right password of a suspended tenant: still a 401
+    return None
 
 
 def _issue(session: Session, user: User, tenant: Tenant, session_id: uuid.UUID) -> TokenPair:
@@ -358,10 +373,15 @@ def change_password(
     session: Session, passwords: Passwords, principal: Principal, *, current: str, new: str
 ) -> None:
     """Replace the caller's password and end every other session (ASVS V2.1.5, V3.3.3)."""
-    problem = password_length_problem(new)
+    user = _own_user(session, principal)
+    tenant = session.get_one(Tenant, principal.tenant_id)
+    problem = password_problem(
+        new,
+        user_inputs=name_words(user.username, tenant.slug, tenant.name),
+        min_score=passwords.min_score,
+    )
     if problem:
         raise ValidationFailed([FieldError("new_password", problem)])
-    user = _own_user(session, principal)
     if not passwords.verify(user.password_hash, current):
         with unit_of_work(session):
             record(

@@ -33,6 +33,7 @@ class OAuthError(Exception):
         self.error = error
         self.description = description
         self.status = status
+        self.headers: dict[str, str] = {}
 
 
 def invalid_request(description: str) -> OAuthError:
@@ -55,6 +56,15 @@ def invalid_scope(description: str) -> OAuthError:
     return OAuthError("invalid_scope", description)
 
 
+def slow_down(retry_after: int) -> OAuthError:
+    """A rate-limited token request: 429 with Retry-After, in §5.2 form. `slow_down` is the
+    token endpoint's registered error for "asking too often" (RFC 8628 §3.5, IANA OAuth
+    Extensions Error Registry); Retry-After says for how long."""
+    error = OAuthError("slow_down", f"Too many requests; retry after {retry_after} seconds.", status=429)
+    error.headers["Retry-After"] = str(retry_after)
+    return error
+
+
 def no_store(response: Response) -> Response:
     """RFC 6749 §5.1: token responses (and their errors) must not be cached."""
     response.headers["Cache-Control"] = "no-store"
@@ -70,6 +80,7 @@ def render_oauth_error(exc: OAuthError) -> Response:
         # RFC 6749 §5.2 asks for the Basic challenge when Basic was used; RFC 9110 §15.5.2 for a
         # challenge on every 401, so it is always sent (and tells a client the method to use).
         response.headers["WWW-Authenticate"] = BASIC_CHALLENGE
+    response.headers.update(exc.headers)
     return no_store(response)
 
 

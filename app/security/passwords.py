@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -23,11 +24,17 @@ class Passwords:
     """Hashes and verifies; a login for an unknown user verifies against a dummy hash
     so that it costs the same time as a wrong password (ASVS V2.2 / no enumeration)."""
 
-    def __init__(self, memory_kib: int, time_cost: int, parallelism: int) -> None:
+    def __init__(self, memory_kib: int, time_cost: int, parallelism: int, min_score: int = 3) -> None:
+        # The zxcvbn score new passwords need (app.security.password_policy).
+        self.min_score = min_score
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=Type.ID
         )
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(24))
+        started = time.perf_counter()
+        self.verify(None, secrets.token_urlsafe(24))
+        # What one verify costs here: the first guess of how long a failed login takes.
+        self.verify_seconds = time.perf_counter() - started
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)

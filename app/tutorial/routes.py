@@ -15,6 +15,7 @@ from app.auth.routes import login_with
 from app.auth.schemas import LoginBody, ProtectedOut, TokenPairOut
 from app.database import db_session
 from app.schemas import CREDENTIAL_PROBLEMS, PROBLEM_RESPONSES
+from app.security.rate_limits import login_limits
 from policies import authenticated, current_principal, public
 
 bp = APIBlueprint("tutorial", __name__, abp_tags=[Tag(name="tutorial compatibility")])
@@ -22,6 +23,7 @@ bp = APIBlueprint("tutorial", __name__, abp_tags=[Tag(name="tutorial compatibili
 
 @bp.post("/login", responses={200: TokenPairOut, **CREDENTIAL_PROBLEMS})
 @public("tutorial compatibility alias of POST /auth/login")
+@login_limits()
 def login(body: LoginBody) -> dict[str, Any]:
     """The tutorial's login: same as `POST /auth/login`."""
     return login_with(body)

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstrain
 
 from app.schemas import NO_CONTROL, PageQuery, StrictBody, TenantPath, omittable
 from app.security.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from app.security.usernames import username_problem
 from models import User, username_key
 
 MAX_USERNAME_LENGTH = 150  # the width of users.username and users.username_key
@@ -22,7 +23,11 @@ INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 def normalise_username(value: str) -> str:
     """The username as stored: NFKC, checked again after normalisation, which can
-    change its length (API.md: compared case-insensitively after Unicode NFKC)."""
+    change its length (API.md: compared case-insensitively after Unicode NFKC). New names
+    must also pass RFC 8265 and the one-script rule (app.security.usernames)."""
+    problem = username_problem(value)
+    if problem:
+        raise ValueError(problem)
     value = unicodedata.normalize("NFKC", value)
     if not value or len(value) > MAX_USERNAME_LENGTH or len(username_key(value)) > MAX_USERNAME_LENGTH:
         raise ValueError(f"must be 1 to {MAX_USERNAME_LENGTH} characters after Unicode normalisation")

@@ -25,13 +25,14 @@ from app.errors import Conflict, FieldError, ValidationFailed
 from app.pagination import paginate
 from app.provisioning import roles_by_name
 from app.scoping import get_in_tenant, get_tenant
+from app.security.password_policy import name_words, password_problem
 from app.security.passwords import Passwords, password_length_problem
-from models import Role, Tenant, User, UserRole, username_key
+from models import Role, Tenant, User, UserRole, username_key, username_skeleton
 from policies.catalog import BuiltinRole
 from policies.principal import Principal, PrincipalKind
 from policies.problems import PermissionDenied, Problem
 
-DUPLICATE_USERNAME = "A user with this username already exists in the tenant."
+DUPLICATE_USERNAME = "A user with this username, or one that looks the same, already exists in the tenant."
 ROLES_CHANGED_CONCURRENTLY = "The tenant's roles changed while the user was being saved; try again."
 
 
@@ -108,9 +109,10 @@ def create_user(
 
     `username` arrives validated and NFKC-normalised (schemas.normalise_username).
     """
-    _refuse_bad_password(password)
+    _refuse_bad_password(password)  # the length first: no strength check of a 100 kB string
     with unit_of_work(session):
         tenant = get_tenant(session, tenant_id)
+        _refuse_weak_password(passwords, password, username, tenant)
         granted = _resolve_roles(session, tenant, roles)
         _ensure_grantable(session, actor, tenant, granted)
         user = User(
@@ -118,6 +120,7 @@ def create_user(
             tenant_id=tenant.id,
             username=username,
             username_key=username_key(username),
+            username_skeleton=username_skeleton(username),
             email=email,
             password_hash=passwords.hash(password),
             memberships=[],
@@ -168,6 +171,8 @@ def update_user(
     with unit_of_work(session):
         tenant = get_tenant(session, tenant_id)
         user = get_in_tenant(session, User, tenant_id, user_id)
+        if password is not None:
+            _refuse_weak_password(passwords, password, user.username, tenant)
         _ensure_may_manage(session, actor, tenant, user)
         changed: list[str] = []
         if email is not UNCHANGED and email != user.email:
@@ -271,6 +276,16 @@ def delete_user(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, acto
 
 def _refuse_bad_password(password: str) -> None:
     problem = password_length_problem(password)
+    if problem:
+        raise ValidationFailed([FieldError("password", problem)])
+
+
+def _refuse_weak_password(passwords: Passwords, password: str, username: str, tenant: Tenant) -> None:
+    problem = password_problem(
+        password,
+        user_inputs=name_words(username, tenant.slug, tenant.name),
+        min_score=passwords.min_score,
+    )
     if problem:
         raise ValidationFailed([FieldError("password", problem)])
 

@@ -37,7 +37,7 @@ from authz_client.models.introspect_token_introspection_request import Introspec
 
 T = TypeVar("T")
 API = os.environ["API"]
-DEMO_PASSWORD = "correct-horse-battery"
+DEMO_PASSWORD = "plum-otter-kettle-58"  # app.cli.DEMO_PASSWORD
 
 
 def expect(value: object, kind: type[T], what: str) -> T:
