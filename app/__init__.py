@@ -66,7 +66,11 @@ def create_app(
     app.extensions[CLIENT_SECRET_KEY] = (
         client_key or _development_secret(Path(app.instance_path) / "client-secret-key")
     ).encode()
-    db.init_app(app, settings.database_url or f"sqlite:///{Path(app.instance_path) / 'authz.db'}")
+    db.init_app(
+        app,
+        settings.database_url or f"sqlite:///{Path(app.instance_path) / 'authz.db'}",
+        settings.database_timeout,
+    )
     configure_jwt(app, settings, _key_ring(app, settings))
     init_token_state(app, settings.redis_url, settings.redis_prefix)
     app.extensions[DENIAL_RECORDER] = record_denial

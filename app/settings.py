@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     argon2_time_cost: Annotated[int, Field(ge=1)] = OWASP_MIN_TIME_COST
     argon2_parallelism: Annotated[int, Field(ge=1, le=16)] = 1
     max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
+    # Seconds any one wait on the database may take (a statement, a lock, a pool slot):
+    # a stopped or frozen database answers 503 within about this long.
+    database_timeout: Annotated[float, Field(ge=0.5, le=120)] = 2.0
 
     @property
     def is_production(self) -> bool:
