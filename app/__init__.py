@@ -16,6 +16,7 @@ from app.audit import record_denial
 from app.errors import register_error_handlers, validation_problem
 from app.http import register_http_hygiene
 from app.metrics import init_metrics
+from app.redis_health import init_redis_health
 from app.scoping import tenant_exists
 from app.security import CLIENT_SECRET_KEY, PASSWORDS, SETTINGS
 from app.security.key_store import KeyStore, StoredKeyRing
@@ -72,7 +73,8 @@ def create_app(
         settings.database_timeout,
     )
     configure_jwt(app, settings, _key_ring(app, settings))
-    init_token_state(app, settings.redis_url, settings.redis_prefix)
+    init_token_state(app)
+    init_redis_health(app, settings.redis_url)
     app.extensions[DENIAL_RECORDER] = record_denial
     app.extensions[TENANT_EXISTS] = tenant_exists
 

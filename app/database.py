@@ -19,6 +19,8 @@ from policies.problems import Problem
 EXTENSION = "authz.database"
 SQLITE_WRITE_OPTION = "authz_sqlite_write"
 DEFAULT_SQLITE_BUSY_SECONDS = 5.0
+# Autocommit readers kept between requests (each holds a pool slot).
+MAX_IDLE_READERS = 4
 
 
 class DatabaseUnavailable(Problem):
@@ -35,7 +37,9 @@ class Database:
         self.engine = make_engine(url, timeout)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
         self._bound: Connection | None = None
-        self._readers = threading.local()
+        # Autocommit connections for `read_one`, shared by threads or greenlets alike.
+        self._readers: list[Any] = []
+        self._readers_lock = threading.Lock()
 
     def bind_to(self, connection: Connection) -> None:
         """Make every session join `connection`'s transaction in a savepoint (used by tests)."""
@@ -45,37 +49,47 @@ class Database:
     def read_one(self, sql: str) -> Any:
         """The single value of a one-row read, outside any transaction.
 
-        For the per-request revocation epoch: a connection kept by each thread in autocommit
-        mode answers it without a session, a pool checkout or BEGIN/ROLLBACK round trips.
+        For the per-request revocation epoch: a few connections kept in autocommit mode
+        answer it without a session, a pool checkout or BEGIN/ROLLBACK round trips.
         """
         if self._bound is not None:
             return self._bound.exec_driver_sql(sql).scalar_one()
-        reader = getattr(self._readers, "connection", None)
+        reader = self._take_reader()
         if reader is not None:
             try:
-                return self._read(reader, sql)
+                return self._read_and_keep(reader, sql)
             except self.engine.dialect.loaded_dbapi.Error:
                 # A connection that went stale (the server restarted): one fresh try, so a
                 # database that came back serves the very next request.
-                self._discard_reader(reader)
-        reader = self._readers.connection = self._autocommit_connection()
+                reader.invalidate()
+        reader = self._autocommit_connection()
         try:
-            return self._read(reader, sql)
+            return self._read_and_keep(reader, sql)
         except self.engine.dialect.loaded_dbapi.Error:
-            self._discard_reader(reader)
+            reader.invalidate()
             raise DatabaseUnavailable("The database is not answering.") from None
 
-    @staticmethod
-    def _read(reader: Any, sql: str) -> Any:
+    def _read_and_keep(self, reader: Any, sql: str) -> Any:
         cursor = reader.cursor()
         cursor.execute(sql)
         (value,) = cursor.fetchone()
         cursor.close()
+        self._give_back(reader)
         return value
 
-    def _discard_reader(self, reader: Any) -> None:
-        self._readers.connection = None
-        reader.invalidate()
+    def _take_reader(self) -> Any:
+        with self._readers_lock:
+            return self._readers.pop() if self._readers else None
+
+    def _give_back(self, reader: Any) -> None:
+        with self._readers_lock:
+            if len(self._readers) < MAX_IDLE_READERS:
+                self._readers.append(reader)
+                return
+        driver = reader.driver_connection
+        if hasattr(driver, "autocommit"):
+            driver.autocommit = False  # back to the pool as SQLAlchemy expects its connections
+        reader.close()
 
     def _autocommit_connection(self) -> Any:
         try:
@@ -97,7 +111,9 @@ def make_engine(url: str, timeout: float | None = None) -> Engine:
         _use_real_sqlite_transactions(engine, DEFAULT_SQLITE_BUSY_SECONDS if timeout is None else timeout)
         return engine
     if timeout is None:
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+        return create_engine(
+            url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        )
     # A down or frozen database must answer 503 within seconds, not hang a worker.
     engine = create_engine(
         url,

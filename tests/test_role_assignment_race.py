@@ -79,7 +79,9 @@ def test_the_same_roles_put_twice_at_once_are_both_200(pg_app):
         client = pg_app.test_client()
         start.wait()
         response = client.put(
-            f"/tenants/{acme_id}/users/{bob_id}/roles", json={"roles": ["member", "reviewer"]}, headers=headers
+            f"/tenants/{acme_id}/users/{bob_id}/roles",
+            json={"roles": ["member", "reviewer"]},
+            headers=headers,
         )
         return response.status_code, response.get_json().get("roles", [])
 
