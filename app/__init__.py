@@ -15,6 +15,7 @@ from app.api import BEARER_SCHEME, AuthzAPI
 from app.audit import record_denial
 from app.errors import register_error_handlers, validation_problem
 from app.http import register_http_hygiene
+from app.logs import configure_logging, init_request_logging
 from app.metrics import init_metrics
 from app.redis_health import init_redis_health
 from app.scoping import tenant_exists
@@ -78,6 +79,8 @@ def create_app(
     app.extensions[DENIAL_RECORDER] = record_denial
     app.extensions[TENANT_EXISTS] = tenant_exists
 
+    configure_logging()
+    init_request_logging(app)  # first: every later hook and error knows the request id
     register_error_handlers(app)
     register_http_hygiene(app)
     init_metrics(app)
