@@ -103,14 +103,14 @@ def _key_ring(app: Flask, settings: Settings) -> KeyRing:
             secret = _development_secret(instance / "hs256-secret")
         ring = symmetric_key(secret)
         return KeyRing(ring, {})
-    store = key_store(app, settings)
+    store = key_store(Path(app.instance_path), settings)
     if not settings.is_production:
         store.ensure_first_key()
     return StoredKeyRing(store)
 
 
-def key_store(app: Flask, settings: Settings) -> KeyStore:
-    key_dir = settings.key_dir or Path(app.instance_path) / "keys"
+def key_store(instance: Path, settings: Settings) -> KeyStore:
+    key_dir = settings.key_dir or instance / "keys"
     return KeyStore(key_dir, settings.jwt_algorithm, settings.refresh_token_ttl + settings.token_leeway)
 
 

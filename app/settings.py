@@ -65,7 +65,10 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AUTHZ_", extra="ignore", frozen=True)
+    # A .env file in the working directory may hold settings; the environment wins over it.
+    model_config = SettingsConfigDict(
+        env_prefix="AUTHZ_", extra="ignore", frozen=True, env_file=".env", env_file_encoding="utf-8"
+    )
 
     env: Environment = Environment.DEVELOPMENT
     database_url: str | None = None
