@@ -32,6 +32,10 @@ FAIL_FAST_SECONDS = 1.0
 SERVER_MARGIN_SECONDS = 0.25
 
 
+class NotAnswering(psycopg.OperationalError):
+    """The database did not answer within the bound, or did not a moment ago."""
+
+
 class Unresponsive:
     """Remembers that the database stopped answering, for a moment (a tiny circuit breaker)."""
 
@@ -54,7 +58,7 @@ def bounded_connection_class(bound: float, breaker: Unresponsive) -> type[psycop
         def wait(self, gen: Any, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
             if breaker.tripped():
                 self.pgconn.finish()  # SQLAlchemy sees a closed connection: a disconnect
-                raise psycopg.OperationalError("the database is not answering")
+                raise NotAnswering("the database is not answering")
             limit = bound if timeout is None else min(timeout, bound)
             started = time.monotonic()
             try:
@@ -91,7 +95,7 @@ def bound_waits(engine: Engine, bound: float) -> Unresponsive:
     @event.listens_for(engine, "do_connect")
     def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         if breaker.tripped():
-            raise psycopg.OperationalError("the database is not answering")
+            raise NotAnswering("the database is not answering")
         return connection_class.connect(*cargs, **cparams)
 
     return breaker
