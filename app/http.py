@@ -28,13 +28,16 @@ def bound_streamed_body() -> None:
     cut silently at the limit (Werkzeug stops reading there without a word)."""
     environ = request.environ
     limit = request.max_content_length
-    if limit is None or environ.get("CONTENT_LENGTH") or "wsgi.input_terminated" not in environ:
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if limit is None or not chunked or "wsgi.input_terminated" not in environ:
         return
-    body = environ["wsgi.input"].read(limit + 1)
+    body = environ["wsgi.input"].read(limit + 1)  # the server has removed the chunk framing
     if len(body) > limit:
         raise RequestEntityTooLarge()
+    # From here on the body is an ordinary one of known length.
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
+    del environ["HTTP_TRANSFER_ENCODING"]
     del environ["wsgi.input_terminated"]
 
 

@@ -14,34 +14,52 @@ from contextlib import contextmanager, suppress
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: slow.test\r\nX-Padding: " + b"x" * 400 + b"\r\n\r\n"
 
 
+class SlowClients:
+    """Connections part-way through sending a request, one byte at a time."""
+
+    def __init__(self, sockets: list[socket.socket]) -> None:
+        self.sockets = sockets
+        self.sent = 1
+        self.stop = threading.Event()
+        self.dribbler: threading.Thread | None = None
+
+    def finish(self) -> list[bytes]:
+        """Send the rest of each request at once; the status line each got back."""
+        self.stop.set()
+        if self.dribbler is not None:
+            self.dribbler.join(timeout=5)
+        lines = []
+        for sock in self.sockets:
+            sock.sendall(REQUEST[self.sent :])
+            lines.append(sock.recv(64).split(b"\r\n", 1)[0])
+        return lines
+
+
 @contextmanager
-def slow_connections(
-    host: str, port: int, count: int, interval: float = 1.0
-) -> Iterator[list[socket.socket]]:
+def slow_connections(host: str, port: int, count: int, interval: float = 1.0) -> Iterator[SlowClients]:
     """`count` connections, each sending one byte of a request every `interval` seconds."""
-    stop = threading.Event()
-    sockets = []
+    clients = SlowClients([])
+    stop = clients.stop
     for _ in range(count):
         sock = socket.create_connection((host, port), timeout=5)
         sock.sendall(REQUEST[:1])
-        sockets.append(sock)
+        clients.sockets.append(sock)
 
     def dribble() -> None:
-        position = 1
-        while not stop.wait(interval) and position < len(REQUEST):
-            for sock in sockets:
+        while not stop.wait(interval) and clients.sent < len(REQUEST) - 1:
+            for sock in clients.sockets:
                 with suppress(OSError):
-                    sock.sendall(REQUEST[position : position + 1])
-            position += 1
+                    sock.sendall(REQUEST[clients.sent : clients.sent + 1])
+            clients.sent += 1
 
-    thread = threading.Thread(target=dribble, daemon=True)
+    thread = clients.dribbler = threading.Thread(target=dribble, daemon=True)
     thread.start()
     try:
-        yield sockets
+        yield clients
     finally:
         stop.set()
         thread.join(timeout=5)
-        for sock in sockets:
+        for sock in clients.sockets:
             sock.close()
 
 
