@@ -10,6 +10,7 @@ import enum
 from pathlib import Path
 from typing import Annotated, Self
 
+import click
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -60,8 +61,12 @@ OWASP_MIN_MEMORY_KIB = 19 * 1024
 OWASP_MIN_TIME_COST = 2
 
 
-class SettingsError(ValueError):
-    """The configuration is unsafe or inconsistent; the message says why."""
+class SettingsError(click.ClickException, ValueError):
+    """The configuration is unsafe or inconsistent; the message says why.
+
+    A click exception, so that a `flask --app app ...` command refused at start-up prints
+    `Error: <why>` in one line instead of a traceback.
+    """
 
 
 class Settings(BaseSettings):

@@ -4,7 +4,7 @@ JSON route of the same app, under gunicorn on 127.0.0.1, measured side by side w
     .venv/bin/python -m benchmarks.authz_overhead            # SQLite, no Redis
     AUTHZ_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
         .venv/bin/python -m benchmarks.authz_overhead        # a fresh PostgreSQL database
-    AUTHZ_BENCH_REDIS_URL=redis://127.0.0.1:6379/0 ...       # and the Redis epoch mirror
+    AUTHZ_BENCH_REDIS_URL=redis://127.0.0.1:6379/0 ...       # with Redis configured
 
 Needs `wrk` (Debian package). Prints one line per route and the ratios to the baseline.
 """

@@ -118,3 +118,14 @@ def test_settings_come_from_a_dotenv_file_and_the_environment_wins(tmp_path, mon
 
     assert settings.issuer == "https://from-dotenv.example"
     assert settings.audience == "from-environment"
+
+
+def test_a_cli_command_refused_at_start_up_says_why_in_one_line(production_env):
+    production_env["AUTHZ_CLIENT_SECRET_KEY"] = "short"
+
+    result = run([*FLASK, "policies"], production_env)
+
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "AUTHZ_CLIENT_SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
