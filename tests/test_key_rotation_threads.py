@@ -21,8 +21,8 @@ def test_every_thread_verifies_a_token_of_a_key_rotated_in_elsewhere(tmp_path, m
     worker = bind_app(create_app(settings, TESTING=True))  # started before the rotation
     with worker.app_context():
         old_kid = key_ring().active.kid
-        store_rotate = worker.cli.commands["keys"].commands["rotate"]  # the operator's command
-    assert worker.test_cli_runner().invoke(store_rotate).exit_code == 0
+        rotate = worker.cli.commands["keys"].commands["rotate"]  # the operator's command
+    assert worker.test_cli_runner().invoke(rotate).exit_code == 0
     elsewhere = bind_app(create_app(settings, TESTING=True))  # another worker, after the rotation
     user = UserFactory()
     login = elsewhere.test_client().post(

@@ -10,13 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+from flask.cli import cli as flask_cli
 
 from app.settings import load_settings
 from app.startup import startup_problem
 from tests.databases import upgrade
 from tests.servers import ROOT, free_port
 
-FLASK = [sys.executable, "-m", "flask", "--app", "app"]
+FLASK = ["--app", "app"]  # the `flask` command's own arguments, run in-process below
 
 
 @pytest.fixture
@@ -38,9 +40,15 @@ def production_env(tmp_path) -> dict[str, str]:
 def run(
     command: list[str], env: dict[str, str], stdin: str = "", cwd: Path = ROOT
 ) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603 - fixed commands, loopback only
-        command, env=env, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120, check=False
-    )
+    """A server start in a process of its own; a `flask` command (FLASK + args) in-process
+    through Flask's own command group, which loads plugin commands as the script does."""
+    if command[:2] != FLASK:
+        return subprocess.run(  # noqa: S603 - fixed commands, loopback only
+            command, env=env, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120, check=False
+        )
+    unset = {name: None for name in os.environ if name.startswith(("AUTHZ_", "PROMETHEUS_"))}
+    result = CliRunner().invoke(flask_cli, command, input=stdin, env={**unset, **env}, catch_exceptions=False)
+    return subprocess.CompletedProcess(command, result.exit_code, result.stdout, result.stderr)
 
 
 def test_keys_init_runs_before_any_key_exists_and_only_once(production_env, monkeypatch):
