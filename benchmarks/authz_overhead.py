@@ -77,6 +77,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--production-config",
+        action="store_true",
+        help="gunicorn.conf.py (gevent, JSON logs) instead of sync",
+    )
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -102,6 +107,7 @@ def run(options: argparse.Namespace, env: dict[str, str], tenant_id: str, token:
             sys.executable,
             "-m",
             "gunicorn",
+            *(["-c", "gunicorn.conf.py"] if options.production_config else ["--no-control-socket"]),
             "-w",
             str(options.workers),
             "-b",
@@ -139,7 +145,8 @@ def run(options: argparse.Namespace, env: dict[str, str], tenant_id: str, token:
     baseline = statistics.median(samples["bare JSON route (public)"])
     database = env["AUTHZ_DATABASE_URL"].split(":", 1)[0] + (" + redis" if "AUTHZ_REDIS_URL" in env else "")
     print(
-        f"gunicorn {options.workers} sync workers, wrk {options.connections} connections, "
+        f"gunicorn {options.workers} {'gevent (gunicorn.conf.py)' if options.production_config else 'sync'} "
+        f"workers, wrk {options.connections} connections, "
         f"{options.rounds} x {options.seconds}s per route, database {database}"
     )
     for name, values in samples.items():
