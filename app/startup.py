@@ -9,10 +9,10 @@ def startup_problem() -> str | None:
     """None when the workers would start; else why not, without echoing any value."""
     try:
         settings = load_settings()
-        if settings.is_production and not settings.jwt_algorithm.is_symmetric:
+        # Production settings always name a key directory (the settings refuse otherwise).
+        if settings.is_production and not settings.jwt_algorithm.is_symmetric and settings.key_dir:
             from app.security.key_store import KeyStore
 
-            assert settings.key_dir is not None  # production settings require it
             store = KeyStore(settings.key_dir, settings.jwt_algorithm, settings.refresh_token_ttl)
             try:
                 store.load()
