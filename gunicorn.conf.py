@@ -31,6 +31,8 @@ from app.startup import startup_problem  # noqa: E402
 # Refuse before anything else is printed, in one line, what the workers would refuse.
 if (_problem := startup_problem()) is not None:
     print(f"authz: {_problem}", file=sys.stderr)
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     sys.exit(1)
 
 bind = ["127.0.0.1:8000"]
