@@ -18,7 +18,9 @@ from app.clients.callers import request_client
 from app.cors import init_cors
 from app.errors import register_error_handlers, validation_problem
 from app.http import register_http_hygiene
+from app.logs import configure_logging, init_request_logging
 from app.metrics import init_metrics
+from app.redis_health import init_redis_health
 from app.scoping import tenant_exists
 from app.security import CLIENT_SECRET_KEY, PASSWORDS, SETTINGS
 from app.security.key_store import KeyStore, StoredKeyRing
@@ -74,9 +76,14 @@ def create_app(
     app.extensions[CLIENT_SECRET_KEY] = (
         client_key or _development_secret(Path(app.instance_path) / "client-secret-key")
     ).encode()
-    db.init_app(app, settings.database_url or f"sqlite:///{Path(app.instance_path) / 'authz.db'}")
+    db.init_app(
+        app,
+        settings.database_url or f"sqlite:///{Path(app.instance_path) / 'authz.db'}",
+        settings.database_timeout,
+    )
     configure_jwt(app, settings, _key_ring(app, settings))
-    init_token_state(app, settings.redis_url, settings.redis_prefix)
+    init_token_state(app)
+    init_redis_health(app, settings.redis_url)
     init_rate_limits(app, settings)
     init_login_backoff(app, settings, app.extensions[PASSWORDS].verify_seconds)
     app.extensions[DENIAL_RECORDER] = record_denial
@@ -84,6 +91,8 @@ def create_app(
     app.extensions[APPLICATION_CATALOG] = application_names
     app.extensions[CLIENT_AUTHENTICATOR] = request_client
 
+    configure_logging()
+    init_request_logging(app)  # first: every later hook and error knows the request id
     register_error_handlers(app)
     register_http_hygiene(app)
     init_cors(app, settings.cors_origin_list)
@@ -107,14 +116,14 @@ def _key_ring(app: Flask, settings: Settings) -> KeyRing:
             secret = _development_secret(instance / "hs256-secret")
         ring = symmetric_key(secret)
         return KeyRing(ring, {})
-    store = key_store(app, settings)
+    store = key_store(Path(app.instance_path), settings)
     if not settings.is_production:
         store.ensure_first_key()
     return StoredKeyRing(store)
 
 
-def key_store(app: Flask, settings: Settings) -> KeyStore:
-    key_dir = settings.key_dir or Path(app.instance_path) / "keys"
+def key_store(instance: Path, settings: Settings) -> KeyStore:
+    key_dir = settings.key_dir or instance / "keys"
     return KeyStore(key_dir, settings.jwt_algorithm, settings.refresh_token_ttl + settings.token_leeway)
 
 

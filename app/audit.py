@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import enum
+import logging
 import uuid
 from datetime import timedelta
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from app.logs import request_id
 from app.metrics import DENIALS
 from app.settings import Settings
 from models import AuditEvent, Tenant, User, utcnow
 from policies.principal import Principal
 from policies.problems import Problem
+
+SECURITY_LOG = logging.getLogger("authz.security")
+UNLOGGED = "authz.unlogged_audit_events"
 
 
 class AuditAction(enum.StrEnum):
@@ -84,9 +89,11 @@ def record(
         target_type=target_type,
         target_id=str(target_id) if target_id else None,
         ip_address=request.remote_addr if has_request_context() else None,
+        request_id=request_id(),
         details=details or {},
     )
     session.add(event)
+    session.info.setdefault(UNLOGGED, []).append(event)
     return event
 
 
@@ -142,6 +149,30 @@ def record_login_failure(
             "reasons": reasons,
             "last_at": now.isoformat(),
         }
+
+
+@event.listens_for(Session, "after_commit")
+def _log_committed_events(session: Session) -> None:
+    """Every security event reaches the log too, once its transaction committed."""
+    for committed in session.info.pop(UNLOGGED, ()):
+        SECURITY_LOG.info(
+            committed.action,
+            extra={
+                "audit_event_id": str(committed.id),
+                "outcome": committed.outcome,
+                "event_tenant_id": str(committed.tenant_id) if committed.tenant_id else None,
+                "actor_type": committed.actor_type,
+                "actor_id": committed.actor_id,
+                "target_type": committed.target_type,
+                "target_id": committed.target_id,
+                "details": committed.details,
+            },
+        )
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back_events(session: Session) -> None:
+    session.info.pop(UNLOGGED, None)
 
 
 def record_denial(principal: Principal, denial: Problem) -> str:

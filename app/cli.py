@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
-from sqlalchemy import select
+from flask.cli import NoAppException, ScriptInfo, with_appcontext
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import OperationalError
 
 from app import key_store
 from app.catalog.definitions import DefinitionError, read_definitions
@@ -19,6 +20,7 @@ from app.security import passwords, settings
 from app.security.key_store import KeyStore
 from app.security.keys import JWKS_MAX_AGE, JWKS_STALE_WHILE_REVALIDATE
 from app.security.password_policy import name_words, password_problem
+from app.settings import Settings, SettingsError, load_settings
 from models import PLATFORM_TENANT_SLUG, Project, Tenant, User, username_key
 from policies import BuiltinRole, Permission, route_policies
 
@@ -53,6 +55,7 @@ def bootstrap(username: str, password_stdin: bool) -> None:
     )
     if problem:
         raise click.UsageError(f"the password: {problem}")
+    _require_schema()
     with database().sessions() as session, unit_of_work(session):
         tenant = session.scalars(select(Tenant).where(Tenant.slug == PLATFORM_TENANT_SLUG)).one_or_none()
         if tenant is None:
@@ -69,12 +72,26 @@ def bootstrap(username: str, password_stdin: bool) -> None:
         click.echo(f"created platform-admin {username!r}")
 
 
+def _require_schema() -> None:
+    """A database without our tables gets one clear sentence, not SQL's traceback."""
+    try:
+        has_schema = inspect(database().engine).has_table(Tenant.__tablename__)
+    except OperationalError:
+        raise click.ClickException("the database is not answering; check AUTHZ_DATABASE_URL") from None
+    if not has_schema:
+        raise click.ClickException(
+            "the database has no schema yet: run the migrations first (`alembic upgrade head`, "
+            "with the same AUTHZ_DATABASE_URL)"
+        )
+
+
 @click.command("demo")
 @with_appcontext
 def demo() -> None:
     """Fill a development database with tenants acme and globex, users, roles and projects."""
     if settings().is_production:
         raise click.UsageError("demo data is for development databases only")
+    _require_schema()
     for slug, name, username in DEMO_ACCOUNTS:
         problem = password_problem(
             DEMO_PASSWORD,
@@ -138,13 +155,45 @@ def policies_command() -> None:
 
 @click.group("keys")
 def keys_command() -> None:
-    """Signing keys: rotate, list, prune."""
+    """Signing keys: init, rotate, list, prune (these run before any key exists)."""
 
 
 def _store() -> KeyStore:
-    if settings().jwt_algorithm.is_symmetric:
+    """The key directory of the app when it loads, else of the settings alone: in
+    production the app refuses to load without a key, which `keys init` makes."""
+    try:
+        app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+    except (SettingsError, NoAppException):
+        app = None
+    if app is not None:
+        with app.app_context():
+            the_settings = settings()
+            instance = Path(app.instance_path)
+    else:
+        the_settings = _settings_or_exit()
+        instance = Path(Flask("app", instance_relative_config=True).instance_path)
+    if the_settings.jwt_algorithm.is_symmetric:
         raise click.UsageError("HS256 uses one shared secret (AUTHZ_SECRET_KEY); there are no keys to rotate")
-    return key_store(current_app, settings())
+
+    return key_store(instance, the_settings)
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@keys_command.command("init")
+def keys_init() -> None:
+    """Make the first signing key (once; running it again changes nothing)."""
+    store = _store()
+    if store.list():
+        click.echo(f"a signing key exists already in {store.key_dir}; nothing changed")
+        return
+    store.ensure_first_key()
+    click.echo(f"created the first signing key in {store.key_dir}")
 
 
 @keys_command.command("stage")
@@ -159,7 +208,6 @@ def keys_stage() -> None:
 
 
 @keys_command.command("rotate")
-@with_appcontext
 def keys_rotate() -> None:
     """Make the staged key (or a new one) active; older keys keep verifying until their tokens expire."""
     store = _store()
@@ -170,7 +218,6 @@ def keys_rotate() -> None:
 
 
 @keys_command.command("list")
-@with_appcontext
 def keys_list() -> None:
     """Every key in the key directory and its state."""
     for stored in _store().list():
@@ -185,7 +232,6 @@ def keys_list() -> None:
 
 
 @keys_command.command("prune")
-@with_appcontext
 def keys_prune() -> None:
     """Remove retired keys that no valid token can have been signed with."""
     removed = _store().prune()

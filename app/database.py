@@ -12,11 +12,15 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.database_bounds import CONNECT_TIMEOUT_SECONDS, bound_waits, postgres_connect_args
 from app.errors import Conflict
 from policies.problems import Problem
 
 EXTENSION = "authz.database"
 SQLITE_WRITE_OPTION = "authz_sqlite_write"
+DEFAULT_SQLITE_BUSY_SECONDS = 5.0
+# Autocommit readers kept between requests (each holds a pool slot).
+MAX_IDLE_READERS = 4
 
 
 class DatabaseUnavailable(Problem):
@@ -29,11 +33,13 @@ class DatabaseUnavailable(Problem):
 
 
 class Database:
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
+    def __init__(self, url: str, timeout: float | None = None) -> None:
+        self.engine = make_engine(url, timeout)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
         self._bound: Connection | None = None
-        self._readers = threading.local()
+        # Autocommit connections for `read_one`, shared by threads or greenlets alike.
+        self._readers: list[Any] = []
+        self._readers_lock = threading.Lock()
 
     def bind_to(self, connection: Connection) -> None:
         """Make every session join `connection`'s transaction in a savepoint (used by tests)."""
@@ -43,29 +49,53 @@ class Database:
     def read_one(self, sql: str) -> Any:
         """The single value of a one-row read, outside any transaction.
 
-        For the per-request revocation epoch: a connection kept by each thread in autocommit
-        mode answers it without a session, a pool checkout or BEGIN/ROLLBACK round trips.
+        For the per-request revocation epoch: a few connections kept in autocommit mode
+        answer it without a session, a pool checkout or BEGIN/ROLLBACK round trips.
         """
         if self._bound is not None:
             return self._bound.exec_driver_sql(sql).scalar_one()
-        reader = getattr(self._readers, "connection", None)
-        if reader is None:
-            reader = self._readers.connection = self._autocommit_connection()
+        reader = self._take_reader()
+        if reader is not None:
+            try:
+                return self._read_and_keep(reader, sql)
+            except self.engine.dialect.loaded_dbapi.Error:
+                # A connection that went stale (the server restarted): one fresh try, so a
+                # database that came back serves the very next request.
+                reader.invalidate()
+        reader = self._autocommit_connection()
         try:
-            cursor = reader.cursor()
-            cursor.execute(sql)
-            (value,) = cursor.fetchone()
-            cursor.close()
+            return self._read_and_keep(reader, sql)
         except self.engine.dialect.loaded_dbapi.Error:
-            self._readers.connection = None
             reader.invalidate()
             raise DatabaseUnavailable("The database is not answering.") from None
+
+    def _read_and_keep(self, reader: Any, sql: str) -> Any:
+        cursor = reader.cursor()
+        cursor.execute(sql)
+        (value,) = cursor.fetchone()
+        cursor.close()
+        self._give_back(reader)
         return value
+
+    def _take_reader(self) -> Any:
+        with self._readers_lock:
+            return self._readers.pop() if self._readers else None
+
+    def _give_back(self, reader: Any) -> None:
+        with self._readers_lock:
+            if len(self._readers) < MAX_IDLE_READERS:
+                self._readers.append(reader)
+                return
+        driver = reader.driver_connection
+        if hasattr(driver, "autocommit"):
+            driver.autocommit = False  # back to the pool as SQLAlchemy expects its connections
+        reader.close()
 
     def _autocommit_connection(self) -> Any:
         try:
             connection = self.engine.raw_connection()
-        except DBAPIError:
+        except (DBAPIError, self.engine.dialect.loaded_dbapi.Error):
+            # raw_connection() raises the driver's own errors (psycopg's), not SQLAlchemy's.
             raise DatabaseUnavailable("The database is not answering.") from None
         driver = connection.driver_connection
         if hasattr(driver, "autocommit"):
@@ -73,23 +103,31 @@ class Database:
         return connection
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, timeout: float | None = None) -> Engine:
+    """An engine whose every wait gives up after `timeout` seconds (None: migrations, which
+    may legitimately run long, wait as long as their statements take)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        _use_real_sqlite_transactions(engine)
+        _use_real_sqlite_transactions(engine, DEFAULT_SQLITE_BUSY_SECONDS if timeout is None else timeout)
         return engine
-    # A down database must answer 503 within seconds, not hang a worker (ROADMAP, operations).
-    return create_engine(
+    if timeout is None:
+        return create_engine(
+            url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        )
+    # A down or frozen database must answer 503 within seconds, not hang a worker.
+    engine = create_engine(
         url,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
-        pool_timeout=2,
-        connect_args={"connect_timeout": 2},
+        pool_timeout=timeout,
+        connect_args=postgres_connect_args(timeout),
     )
+    bound_waits(engine, timeout)
+    return engine
 
 
-def _use_real_sqlite_transactions(engine: Engine) -> None:
+def _use_real_sqlite_transactions(engine: Engine, busy_seconds: float) -> None:
     """SQLAlchemy's documented pysqlite recipe, plus foreign keys (off by default in SQLite).
 
     pysqlite's own BEGIN handling breaks SAVEPOINT; emitting BEGIN ourselves fixes it.
@@ -100,7 +138,7 @@ def _use_real_sqlite_transactions(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")  # a lock wait is bounded too
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
@@ -112,8 +150,8 @@ def _use_real_sqlite_transactions(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def init_app(app: Flask, url: str) -> Database:
-    database = Database(url)
+def init_app(app: Flask, url: str, timeout: float | None = None) -> Database:
+    database = Database(url, timeout)
     app.extensions[EXTENSION] = database
 
     @app.teardown_appcontext

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from app.database_bounds import NotAnswering
 from app.security import settings
 from policies.binding import field_errors
 from policies.decorators import ensure_denial_recorded
@@ -106,6 +107,8 @@ UNREACHABLE_SIGNS = ("connection", "could not connect", "timeout", "database is 
 
 
 def _unreachable(exc: OperationalError) -> bool:
+    if isinstance(exc.orig, NotAnswering):
+        return True
     message = str(exc.orig).lower() if exc.orig is not None else ""
     return exc.connection_invalidated or any(sign in message for sign in UNREACHABLE_SIGNS)
 

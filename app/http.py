@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app import strict_json
 from app.errors import Problem
@@ -36,7 +38,28 @@ class UnsupportedMediaType(Problem):
     title = "Unsupported Media Type"
 
 
+def bound_streamed_body() -> None:
+    """A body without Content-Length (chunked) is read up to the limit, and one byte more:
+    over the limit it is a 413, as the same body with Content-Length is, instead of being
+    cut silently at the limit (Werkzeug stops reading there without a word)."""
+    environ = request.environ
+    limit = request.max_content_length
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if limit is None or not chunked or "wsgi.input_terminated" not in environ:
+        return
+    body = environ["wsgi.input"].read(limit + 1)  # the server has removed the chunk framing
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    # From here on the body is an ordinary one of known length.
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    del environ["HTTP_TRANSFER_ENCODING"]
+    del environ["wsgi.input_terminated"]
+
+
 def register_http_hygiene(app: Flask) -> None:
+    app.before_request(bound_streamed_body)
+
     @app.before_request
     def _refuse_malformed_authorization() -> None:
         # flask-jwt-extended 4.7 raises IndexError (a 500) on an empty comma-separated field.

@@ -1,7 +1,7 @@
 """Prometheus metrics: requests by route and status, their latency, and policy denials.
 
-With several gunicorn workers, set PROMETHEUS_MULTIPROC_DIR to an empty directory (as
-prometheus-client's multiprocess mode requires) and every worker's counts are summed.
+Under gunicorn.conf.py every worker writes to one multiprocess directory (the config
+makes it) and the scrape sums them; a single process counts in memory.
 """
 
 from __future__ import annotations
@@ -57,5 +57,7 @@ def exposition() -> Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
-    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: CONTENT_TYPE_LATEST names its charset already, and
+    # Flask would add a second one to a mimetype.
+    return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Self
 
+import click
 from limits import parse_many
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -77,12 +78,19 @@ def _valid_rate_limit(value: str) -> str:
 RateLimit = Annotated[str, AfterValidator(_valid_rate_limit)]
 
 
-class SettingsError(ValueError):
-    """The configuration is unsafe or inconsistent; the message says why."""
+class SettingsError(click.ClickException, ValueError):
+    """The configuration is unsafe or inconsistent; the message says why.
+
+    A click exception, so that a `flask --app app ...` command refused at start-up prints
+    `Error: <why>` in one line instead of a traceback.
+    """
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AUTHZ_", extra="ignore", frozen=True)
+    # A .env file in the working directory may hold settings; the environment wins over it.
+    model_config = SettingsConfigDict(
+        env_prefix="AUTHZ_", extra="ignore", frozen=True, env_file=".env", env_file_encoding="utf-8"
+    )
 
     env: Environment = Environment.DEVELOPMENT
     database_url: str | None = None
@@ -134,6 +142,9 @@ class Settings(BaseSettings):
     login_failure_audit_window_seconds: Annotated[int, Field(ge=1)] = 15 * 60
     # zxcvbn score (0-4) a new password needs, beside the length rule.
     password_min_score: Annotated[int, Field(ge=0, le=4)] = 3
+    # Seconds any one wait on the database may take (a statement, a lock, a pool slot):
+    # a stopped or frozen database answers 503 within about this long.
+    database_timeout: Annotated[float, Field(ge=0.5, le=120)] = 2.0
 
     @property
     def is_production(self) -> bool:

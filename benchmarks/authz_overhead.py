@@ -4,7 +4,7 @@ JSON route of the same app, under gunicorn on 127.0.0.1, measured side by side w
     .venv/bin/python -m benchmarks.authz_overhead            # SQLite, no Redis
     AUTHZ_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
         .venv/bin/python -m benchmarks.authz_overhead        # a fresh PostgreSQL database
-    AUTHZ_BENCH_REDIS_URL=redis://127.0.0.1:6379/0 ...       # and the Redis epoch mirror
+    AUTHZ_BENCH_REDIS_URL=redis://127.0.0.1:6379/0 ...       # with Redis configured
 
     .venv/bin/pip install -e . --group bench && .venv/bin/python -m benchmarks.authz_overhead --peers
                                                              # peer libraries in the same run
@@ -122,6 +122,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--peers", action="store_true", help="measure peer libraries in the same run")
+    parser.add_argument(
+        "--production-config",
+        action="store_true",
+        help="gunicorn.conf.py (gevent, JSON logs) instead of sync",
+    )
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -140,12 +145,23 @@ def main() -> None:
 
 
 def start_gunicorn(
-    app_spec: str, workers: int, env: dict[str, str], ready: str
+    app_spec: str, workers: int, env: dict[str, str], ready: str, config: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", *QUIET, app_spec],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            *config,
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            *QUIET,
+            app_spec,
+        ],
         cwd=ROOT,
         env={**os.environ, **env},
     )
@@ -182,8 +198,9 @@ def peer_routes(workers: int, workdir: str) -> tuple[subprocess.Popen[bytes], Ro
 def run(
     options: argparse.Namespace, env: dict[str, str], tenant_id: str, token: str, pep_token: str, tmp: str
 ) -> None:
+    config = ("-c", "gunicorn.conf.py") if options.production_config else ()
     gunicorn, base = start_gunicorn(
-        "benchmarks.bench_app:create_bench_app()", options.workers, env, "/healthz"
+        "benchmarks.bench_app:create_bench_app()", options.workers, env, "/healthz", config
     )
     servers = [gunicorn]
     try:
@@ -223,7 +240,8 @@ def run(
 
     database = env["AUTHZ_DATABASE_URL"].split(":", 1)[0] + (" + redis" if "AUTHZ_REDIS_URL" in env else "")
     print(
-        f"gunicorn {options.workers} sync workers, wrk {options.connections} connections, "
+        f"gunicorn {options.workers} {'gevent (gunicorn.conf.py)' if options.production_config else 'sync'} "
+        f"workers, wrk {options.connections} connections, "
         f"{options.rounds} x {options.seconds}s per route, database {database}"
     )
     for name, values in samples.items():

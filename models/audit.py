@@ -33,4 +33,6 @@ class AuditEvent(UUIDPrimaryKey, Base):
     target_type: Mapped[str | None] = mapped_column(String(32))
     target_id: Mapped[str | None] = mapped_column(String(64))
     ip_address: Mapped[str | None] = mapped_column(String(45))
+    # The X-Request-ID of the request that wrote it: audit row and log lines meet there.
+    request_id: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

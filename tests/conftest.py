@@ -181,3 +181,25 @@ def count_queries(engine: Engine) -> Iterator[QueryCounter]:
     event.listen(engine, "before_cursor_execute", counter.on_execute)
     yield counter
     event.remove(engine, "before_cursor_execute", counter.on_execute)
+
+
+@pytest.fixture(scope="session")
+def own_postgres() -> Iterator[Any]:
+    """A PostgreSQL cluster of the fault tests' own (never the shared one), on a free port."""
+    from tests.faults import OwnPostgres, require_postgres_binaries
+
+    cluster = OwnPostgres(require_postgres_binaries())
+    cluster.start()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[Any]:
+    """A Redis of the test's own on a free port, to kill, pause and restore."""
+    from tests.faults import OwnRedis, require_redis_binary
+
+    server = OwnRedis(require_redis_binary())
+    server.start()
+    yield server
+    server.destroy()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -71,3 +72,37 @@ def gunicorn(app_spec: str, env: dict[str, str], workers: int = 2) -> Iterator[s
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+# The README's production command; tests add only the address and the worker count.
+PRODUCTION_COMMAND = ["gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"]
+
+
+@contextmanager
+def production_server(env: dict[str, str], log: Path, workers: int = 2) -> Iterator[str]:
+    """The README's production command on a free port; its stderr (the logs) goes to `log`."""
+    port = free_port()
+    command = [sys.executable, "-m", *PRODUCTION_COMMAND[:3], "-b", f"127.0.0.1:{port}", "-w", str(workers)]
+    with log.open("ab") as sink:
+        process = subprocess.Popen(  # noqa: S603 - fixed arguments, loopback only
+            [*command, PRODUCTION_COMMAND[3]],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=sink,
+            stderr=sink,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=1)  # noqa: S310 - loopback
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"gunicorn did not start: {log.read_text()[-3000:]}") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown: tests need no grace
+        process.wait(timeout=30)

@@ -25,6 +25,7 @@ EVENT_FIELDS = {
     "target_type",
     "target_id",
     "ip_address",
+    "request_id",
     "details",
 }
 
@@ -114,6 +115,7 @@ def test_an_event_shows_every_field_of_the_contract(acme, acme_admin, list_event
         target_type="user",
         target_id=str(acme_admin.id),
         ip_address="192.0.2.7",
+        request_id="req-42",
         details={"roles": {"from": ["member"], "to": ["admin"]}},
     )
 
@@ -131,6 +133,7 @@ def test_an_event_shows_every_field_of_the_contract(acme, acme_admin, list_event
         "target_type": "user",
         "target_id": str(acme_admin.id),
         "ip_address": "192.0.2.7",
+        "request_id": "req-42",
         "details": {"roles": {"from": ["member"], "to": ["admin"]}},
     }
 

@@ -64,3 +64,49 @@ def test_a_request_needing_a_down_database_is_a_quick_503(make_settings):
     assert response.get_json()["code"] == "service_unavailable"
     assert response.headers["Retry-After"] == "5"
     assert time.monotonic() - started < 5
+
+
+def test_a_write_waiting_on_a_lock_is_a_503_within_the_bound(committing_app, make_settings):
+    """A lock held elsewhere (SQLite's write lock, a PostgreSQL row lock) is a bounded wait:
+    busy_timeout or lock_timeout, then 503 with Retry-After, never a hung worker."""
+    import time
+
+    from sqlalchemy import text
+
+    from app.database import EXTENSION as DATABASE
+    from app.database import SQLITE_WRITE_OPTION
+    from app.provisioning import builtin_role, create_tenant, create_user
+    from app.security import PASSWORDS
+    from policies import BuiltinRole
+    from tests.conftest import PASSWORD
+
+    engine = committing_app.extensions[DATABASE].engine
+    with committing_app.extensions[DATABASE].sessions() as session, session.begin():
+        acme = create_tenant(session, "acme", "Acme")
+        role = builtin_role(session, acme, BuiltinRole.MEMBER)
+        bob = create_user(
+            session, acme, "bob", committing_app.extensions[PASSWORDS].hash(PASSWORD), roles=[role]
+        )
+        bob_id = bob.id
+    timeout = 0.5
+    url = engine.url.render_as_string(hide_password=False)
+    api = create_app(make_settings(database_url=url, database_timeout=timeout), TESTING=True).test_client()
+    login = {"tenant": "acme", "username": "bob", "password": PASSWORD}
+    with engine.connect() as holder:
+        if engine.dialect.name == "sqlite":
+            # BEGIN IMMEDIATE (app.database's begin event): the database's one write lock.
+            holder.execution_options(**{SQLITE_WRITE_OPTION: True}).begin()
+        else:
+            holder.begin()
+            holder.execute(text("SELECT 1 FROM users WHERE id = :id FOR UPDATE"), {"id": bob_id})
+        started = time.monotonic()
+
+        response = api.post("/auth/login", json=login)
+
+        waited = time.monotonic() - started
+        holder.rollback()
+
+    assert response.status_code == 503, response.get_json()
+    assert response.headers["Retry-After"] == "5"
+    assert waited < timeout + 2  # the bound, plus the argon2 verify and the request itself
+    assert api.post("/auth/login", json=login).status_code == 200  # the lock gone, served again

@@ -59,3 +59,40 @@ def test_a_role_deleted_while_it_is_being_assigned_is_a_409_not_a_500(pg_app, mo
     )
 
     assert response.status_code == 409, response.get_data(as_text=True)
+
+
+def test_the_same_roles_put_twice_at_once_are_both_200(pg_app):
+    """A PUT is idempotent: two identical requests racing must not turn one into a 409."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = pg_app.test_client()
+    token = api.post("/auth/login", json={"tenant": "acme", "username": "alice", "password": PASSWORD})
+    headers = bearer(token.get_json()["access_token"])
+    engine = pg_app.extensions[DATABASE].engine
+    with engine.connect() as connection:
+        acme_id = connection.execute(select(Tenant.id).where(Tenant.slug == "acme")).scalar_one()
+        bob_id = connection.execute(select(User.id).where(User.username == "bob")).scalar_one()
+    start = threading.Barrier(2)
+
+    def put_roles(_: int) -> tuple[int, list[str]]:
+        client = pg_app.test_client()
+        start.wait()
+        response = client.put(
+            f"/tenants/{acme_id}/users/{bob_id}/roles",
+            json={"roles": ["member", "reviewer"]},
+            headers=headers,
+        )
+        return response.status_code, response.get_json().get("roles", [])
+
+    for _ in range(3):  # the race is narrow; several rounds, each from bob's old roles
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "DELETE FROM user_roles WHERE user_id = %(u)s AND role_id IN "
+                "(SELECT id FROM roles WHERE name = 'reviewer')",
+                {"u": bob_id},
+            )
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = list(pool.map(put_roles, range(2)))
+
+        assert outcomes == [(200, ["member", "reviewer"])] * 2

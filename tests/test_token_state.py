@@ -1,5 +1,5 @@
-"""The token state check: cached per worker, never trusted past a revocation, with Redis
-as an optional mirror of the revocation epoch that may fail without reviving a token."""
+"""The token state check: cached per worker, never trusted past a revocation; Redis, when
+configured, holds no revocation state and may fail without reviving a token."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from app import create_app
-from app.security.token_state import token_state_checker
+from app.redis_health import redis_health
 from tests.conftest import PASSWORD, bearer
 from tests.factories import UserFactory
 
@@ -72,4 +72,4 @@ def test_with_redis_a_revocation_is_seen_at_once(make_settings, bind_app, db):
 
     assert api.get("/auth/me", headers=bearer(tokens["access_token"])).status_code == 401
     with app.app_context():
-        assert token_state_checker().mirror.ping()
+        assert redis_health().ping()

@@ -42,6 +42,7 @@ class AuditEventOut(Out):
     target_type: str | None
     target_id: str | None
     ip_address: str | None
+    request_id: str | None = None  # the X-Request-ID of the request that wrote it
     details: dict[str, Any]
 
 

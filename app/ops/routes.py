@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.database import database
 from app.metrics import exposition
 from app.ops.schemas import METRICS_RESPONSE, LivenessOut, ReadinessOut
-from app.security.token_state import token_state_checker
+from app.redis_health import redis_health
 from policies import public
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,9 @@ def readyz() -> tuple[dict[str, Any], int]:
     except SQLAlchemyError:
         log.warning("readiness check: database unavailable")
         checks["database"] = "down"
-    mirror = token_state_checker().mirror
-    if mirror is not None:
-        checks["redis"] = "up" if mirror.ping() else "down"
+    cache = redis_health()
+    if cache is not None:
+        checks["redis"] = "up" if cache.ping() else "down"
     ready = all(state == "up" for state in checks.values())
     return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503
 

@@ -34,31 +34,44 @@ class SigningKey:
     public_jwk: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class _Keys:
+    active: SigningKey
+    by_kid: dict[str, SigningKey]
+    kids: frozenset[str]
+
+
 class KeyRing:
     def __init__(self, active: SigningKey, verification: dict[str, SigningKey]) -> None:
-        self.active = active
-        self._by_kid = {**verification, active.kid: active}
-        self.kids = frozenset(self._by_kid)
+        by_kid = {**verification, active.kid: active}
+        self._keys = _Keys(active, by_kid, frozenset(by_kid))
 
     def replace(self, other: KeyRing) -> None:
-        """Take another ring's keys (after a rotation on disk); each assignment is atomic."""
-        self._by_kid = other._by_kid
-        self.kids = other.kids
-        self.active = other.active
+        """Take another ring's keys (after a rotation on disk) in one assignment, so a thread
+        reading the ring meanwhile sees the old set or the new one, never a mix."""
+        self._keys = other._keys
+
+    @property
+    def active(self) -> SigningKey:
+        return self._keys.active
+
+    @property
+    def kids(self) -> frozenset[str]:
+        return self._keys.kids
 
     def refresh(self, *, force: bool = False) -> bool:
         """Reload from where the keys are kept; False when there is nothing to reload."""
         return False
 
     def verification_key(self, kid: object) -> SigningKey | None:
-        return self._by_kid.get(kid) if isinstance(kid, str) else None
+        return self._keys.by_kid.get(kid) if isinstance(kid, str) else None
 
     @property
     def algorithms(self) -> list[str]:
-        return sorted({key.algorithm.value for key in self._by_kid.values()})
+        return sorted({key.algorithm.value for key in self._keys.by_kid.values()})
 
     def public_jwks(self) -> dict[str, list[dict[str, Any]]]:
-        return {"keys": [k.public_jwk for k in self._by_kid.values() if k.public_jwk is not None]}
+        return {"keys": [k.public_jwk for k in self._keys.by_kid.values() if k.public_jwk is not None]}
 
 
 def b64url(data: bytes) -> str:

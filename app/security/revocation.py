@@ -1,5 +1,5 @@
 """The revocation epoch: bumped in the same transaction as any change that can revoke a
-token, and mirrored to Redis after commit when Redis is configured.
+token, and read from the database by every protected request (app.security.token_state).
 
 Changes are detected where they happen, on every SQLAlchemy session: a flush that
 deactivates or deletes a user, changes `authz_version`, revokes a login session or a
@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app, has_app_context
 from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import Session, UOWTransaction
 
+from app.database import database
 from models import EPOCH_ROW_ID, Client, LoginSession, Tenant, TokenStateEpoch, User
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,7 @@ WATCHED_ATTRIBUTES: dict[type, frozenset[str]] = {
     Client: frozenset({"revoked_at", "authz_version"}),
 }
 WATCHED_DELETIONS = (User, LoginSession, Tenant, Client)
-PENDING = "authz.epoch_pending"
-PUBLISHER = "authz.epoch_publisher"
+CURRENT_SQL = "SELECT value FROM token_state_epoch WHERE id = 1"  # models.EPOCH_ROW_ID
 
 BUMP = (
     update(TokenStateEpoch)
@@ -39,10 +38,14 @@ BUMP = (
 )
 
 
+def database_epoch() -> int:
+    """One primary-key read on an autocommit connection (no session needed)."""
+    return int(database().read_one(CURRENT_SQL))
+
+
 def mark_revocation(session: Session) -> None:
     """Bump the epoch now, inside the caller's transaction (for bulk revoking statements)."""
-    value = session.connection().execute(BUMP).scalar_one()
-    session.info[PENDING] = value
+    session.connection().execute(BUMP)
 
 
 def _revokes(instance: Any, session: Session) -> bool:
@@ -74,18 +77,3 @@ def _detect_bulk_deletes(execute_state: Any) -> None:
         mapper.class_ in WATCHED_DELETIONS for mapper in execute_state.all_mappers
     ):
         mark_revocation(execute_state.session)
-
-
-@event.listens_for(Session, "after_commit")
-def _publish_after_commit(session: Session) -> None:
-    value = session.info.pop(PENDING, None)
-    if value is None or not has_app_context():
-        return
-    publish = current_app.extensions.get(PUBLISHER)
-    if publish is not None:
-        publish(value)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(PENDING, None)

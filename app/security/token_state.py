@@ -8,8 +8,9 @@ effect") is answered by one indexed query, cached in memory per worker.
 A cached answer is used only while the revocation epoch (app.security.revocation) is the
 one read before the answer was loaded. Every revoking change bumps the epoch in its own
 transaction, so after it commits, the next request in any worker of any instance misses
-the cache and sees the change. Per request that costs one lookup: the epoch, from Redis
-when configured (app.security.epoch_mirror), else one primary-key query.
+the cache and sees the change. Per request that costs one lookup: the epoch, one
+primary-key read of the database (never a copy elsewhere: a cache that can hand back an
+older epoch, as a restarted or failed-over Redis can, would let a revoked token through).
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import bindparam, select, update
 
 from app.database import db_session, unit_of_work
-from app.security.epoch_mirror import RedisEpochMirror, database_epoch
-from app.security.revocation import PUBLISHER
+from app.security.revocation import database_epoch
 from models import Client, LoginSession, Tenant, TenantStatus, User, utcnow
 from policies import TOKEN_STATE_CHECK
 from policies.principal import Principal, PrincipalKind
@@ -79,8 +79,7 @@ def revoked() -> Unauthenticated:
 
 
 class TokenStateChecker:
-    def __init__(self, mirror: RedisEpochMirror | None) -> None:
-        self.mirror = mirror
+    def __init__(self) -> None:
         self._cache: OrderedDict[tuple[str, ...], TokenState] = OrderedDict()
         self._lock = threading.Lock()
         self._last_used_written: dict[tuple[str, str], float] = {}
@@ -109,7 +108,7 @@ class TokenStateChecker:
         """The revocation epoch, read once per request (other epoch-keyed caches share it)."""
         if has_request_context() and "authz_epoch" in g:
             return int(g.authz_epoch)
-        epoch = self.mirror.current() if self.mirror else database_epoch()
+        epoch = database_epoch()
         if has_request_context():
             g.authz_epoch = epoch
         return epoch
@@ -176,13 +175,10 @@ def _load(principal: Principal, epoch: int, now: float) -> TokenState:
     return TokenState(live, row.authz_version, row.status == TenantStatus.ACTIVE, epoch, now, expires_at)
 
 
-def init_token_state(app: Flask, redis_url: str | None, redis_prefix: str) -> TokenStateChecker:
-    mirror = RedisEpochMirror(redis_url, redis_prefix) if redis_url else None
-    checker = TokenStateChecker(mirror)
+def init_token_state(app: Flask) -> TokenStateChecker:
+    checker = TokenStateChecker()
     app.extensions[EXTENSION] = checker
     app.extensions[TOKEN_STATE_CHECK] = checker
-    if mirror is not None:
-        app.extensions[PUBLISHER] = mirror.publish
     return checker
 
 

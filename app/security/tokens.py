@@ -225,7 +225,11 @@ def _verify(
     if FORBIDDEN_HEADERS & set(header):
         raise jwt.InvalidTokenError("the token names its own key")
     key = ring.verification_key(header.get("kid"))
-    if key is None and ring.refresh(force=True):  # a key rotated in by another worker or instance
+    if key is None:
+        # A key rotated in by another worker or instance. Look again whoever reloaded the
+        # ring: with threads, another thread may have done it a moment ago (then refresh
+        # finds nothing new and returns False, yet the key is there now).
+        ring.refresh(force=True)
         key = ring.verification_key(header.get("kid"))
     if key is None:
         raise jwt.InvalidTokenError("unknown key id")

@@ -223,6 +223,9 @@ def replace_roles(
     with unit_of_work(session):
         tenant = get_tenant(session, tenant_id)
         user = get_in_tenant(session, User, tenant_id, user_id)
+        # Concurrent PUTs of one user's roles take turns, and each compares with what the
+        # one before it committed: the same state sent twice is a 200 both times, not a 409.
+        session.refresh(user, with_for_update=True)
         _ensure_may_manage(session, actor, tenant, user)
         wanted = _resolve_roles(session, tenant, role_names)
         _ensure_grantable(session, actor, tenant, wanted)

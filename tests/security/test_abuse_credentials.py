@@ -223,7 +223,8 @@ def test_two_concurrent_look_alike_creates_give_one_201_and_one_409(committing_a
 
     # Both requests pass their checks before either inserts (on PostgreSQL both are inside
     # their transactions; SQLite's single writer lets the second in after the first).
-    both_checked = threading.Barrier(2, timeout=3)
+    # Under the database timeout (2 s): on SQLite the other create waits to begin meanwhile.
+    both_checked = threading.Barrier(2, timeout=1)
     original = users_service._ensure_grantable
 
     def meet_then_grant(session, actor, tenant, roles):

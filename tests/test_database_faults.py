@@ -1,0 +1,192 @@
+"""A stopped or frozen database (issue 18, items 1 and 2): every route that needs it answers
+503 problem+json with Retry-After within about the configured bound, nothing hangs, and the
+service recovers on its own when the database is back.
+
+The service runs with the README's production command against a PostgreSQL cluster of the
+test's own, which the test stops (pg_ctl) and freezes (SIGSTOP on every server process).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from app import create_app
+from app.database import database
+from app.database_bounds import CONNECT_TIMEOUT_SECONDS
+from app.provisioning import builtin_role, create_tenant, create_user
+from app.security import passwords
+from app.settings import Settings
+from policies import BuiltinRole
+from tests.databases import upgrade
+from tests.servers import production_server
+
+PASSWORD = "fault-test-password"
+DATABASE_TIMEOUT = 2.0
+# Nothing may take longer than one bounded wait plus one bounded connect: no hang.
+WORST_CASE_SECONDS = DATABASE_TIMEOUT + CONNECT_TIMEOUT_SECONDS
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict
+    headers: dict
+    seconds: float
+
+
+def call(method: str, url: str, token: str | None = None, body: dict | None = None) -> Answer:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback only
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            raw, status, headers = response.read(), response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        raw, status, headers = error.read(), error.code, dict(error.headers)
+    seconds = time.monotonic() - started
+    return Answer(status, json.loads(raw) if raw else {}, headers, seconds)
+
+
+@pytest.fixture(scope="module")
+def service(own_postgres, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("dbfaults")
+    name = f"faults_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(own_postgres.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = make_url(own_postgres.url).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    env = {
+        "AUTHZ_DATABASE_URL": url,
+        "AUTHZ_KEY_DIR": str(tmp / "keys"),
+        "AUTHZ_ISSUER": "https://faults.test",
+        "AUTHZ_DATABASE_TIMEOUT": str(DATABASE_TIMEOUT),
+    }
+    seeder = create_app(
+        Settings(_env_file=None, database_url=url, key_dir=tmp / "keys", issuer="https://faults.test")
+    )
+    with seeder.app_context(), database().sessions() as session:
+        tenant = create_tenant(session, "acme", "Acme")
+        create_user(
+            session,
+            tenant,
+            "alice",
+            passwords().hash(PASSWORD),
+            roles=[builtin_role(session, tenant, BuiltinRole.ADMIN)],
+        )
+        session.commit()
+        tenant_id = str(tenant.id)
+    seeder.extensions["authz.database"].engine.dispose()
+    with production_server(env, tmp / "server.log", workers=2) as base:
+        yield base, tenant_id
+
+
+def login(base: str) -> dict:
+    answer = call(
+        "POST", f"{base}/auth/login", body={"tenant": "acme", "username": "alice", "password": PASSWORD}
+    )
+    assert answer.status == 200, answer.body
+    return answer.body
+
+
+def routes(base: str, tenant_id: str, tokens: dict) -> list[tuple[str, str, str | None, dict | None]]:
+    """Routes of every kind that need the database: login, token checks, reads, writes, probes."""
+    access = tokens["access_token"]
+    return [
+        ("POST", f"{base}/auth/login", None, {"tenant": "acme", "username": "alice", "password": PASSWORD}),
+        ("POST", f"{base}/auth/refresh", tokens["refresh_token"], None),
+        ("GET", f"{base}/auth/me", access, None),
+        ("GET", f"{base}/permissions", access, None),
+        ("GET", f"{base}/tenants/{tenant_id}/users", access, None),
+        ("POST", f"{base}/tenants/{tenant_id}/projects", access, {"name": f"project {uuid.uuid4().hex[:8]}"}),
+        ("GET", f"{base}/readyz", None, None),
+    ]
+
+
+def assert_every_route_is_a_quick_503(
+    base: str, tenant_id: str, tokens: dict, rounds: int = 2
+) -> list[float]:
+    seen = []
+    for _ in range(rounds):  # more than the first request per worker
+        for method, url, token, body in routes(base, tenant_id, tokens):
+            answer = call(method, url, token, body)
+            assert answer.status == 503, (url, answer.status, answer.body)
+            assert answer.headers["Content-Type"].startswith(
+                "application/problem+json" if not url.endswith("/readyz") else "application/json"
+            )
+            if not url.endswith("/readyz"):
+                assert answer.body["code"] == "service_unavailable"
+                assert int(answer.headers["Retry-After"]) > 0
+            assert answer.seconds < WORST_CASE_SECONDS, (url, answer.seconds)
+            seen.append(answer.seconds)
+    return seen
+
+
+def wait_until_served(base: str, tenant_id: str) -> float:
+    """Seconds until a fresh login and a protected read succeed again."""
+    started = time.monotonic()
+    while time.monotonic() - started < 30:
+        answer = call(
+            "POST", f"{base}/auth/login", body={"tenant": "acme", "username": "alice", "password": PASSWORD}
+        )
+        if answer.status == 200:
+            me = call("GET", f"{base}/tenants/{tenant_id}/users", answer.body["access_token"])
+            if me.status == 200:
+                return time.monotonic() - started
+        time.sleep(0.05)
+    pytest.fail("the service did not recover within 30 s of the database coming back")
+
+
+def assert_all_served(base: str, tenant_id: str) -> None:
+    tokens = login(base)
+    for method, url, token, body in routes(base, tenant_id, tokens):
+        if url.endswith("/auth/refresh"):
+            continue  # used above by routes(); a fresh pair is tested through login
+        answer = call(method, url, token, body)
+        assert answer.status in (200, 201), (url, answer.status, answer.body)
+
+
+def test_a_stopped_database_is_a_quick_503_everywhere_and_the_service_recovers(service, own_postgres):
+    base, tenant_id = service
+    tokens = login(base)
+    assert_all_served(base, tenant_id)  # pools warm, connections cached
+
+    own_postgres.stop()
+    try:
+        timings = assert_every_route_is_a_quick_503(base, tenant_id, tokens)
+    finally:
+        own_postgres.start()
+    recovery = wait_until_served(base, tenant_id)
+
+    assert_all_served(base, tenant_id)
+    print(f"stopped: slowest 503 {max(timings):.2f}s; recovered {recovery:.2f}s after the restart")
+
+
+def test_a_frozen_database_is_a_503_within_the_bound_readiness_included(service, own_postgres):
+    base, tenant_id = service
+    tokens = login(base)
+    assert_all_served(base, tenant_id)
+
+    own_postgres.pause()
+    try:
+        # One round: each request may pay the whole bound, and two workers share seven routes.
+        timings = assert_every_route_is_a_quick_503(base, tenant_id, tokens, rounds=1)
+    finally:
+        own_postgres.resume()
+    recovery = wait_until_served(base, tenant_id)
+
+    assert_all_served(base, tenant_id)
+    print(f"frozen: 503s in {[round(t, 2) for t in timings]}; recovered {recovery:.2f}s after SIGCONT")
