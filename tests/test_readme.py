@@ -25,5 +25,7 @@ def test_the_walk_through_names_its_tools_and_uses_no_placeholder_token():
 
     assert "`jq`" in readme
     assert "<access_token>" not in readme
-    assert "gunicorn 'app:create_app()'" in readme
+    assert (
+        "gunicorn -c gunicorn.conf.py -b 0.0.0.0:8000 'app:create_app()'" in readme
+    )  # the production command
     assert "instance/" in readme

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -25,9 +26,11 @@ from flask import Flask
 from sqlalchemy import select, text
 
 import app.roles.service as roles_service
+from app import create_app
 from app.database import EXTENSION as DATABASE
 from app.provisioning import add_role, builtin_role, create_tenant, create_user
 from app.security import PASSWORDS
+from app.settings import Settings
 from models import Role, Tenant, User
 from policies import BuiltinRole, Permission
 from tests.conftest import PASSWORD, bearer
@@ -36,8 +39,11 @@ SAFETY_TIMEOUT = 60  # seconds; only to fail instead of hanging if something dea
 
 
 @pytest.fixture
-def pg_app(postgres_app: Flask) -> Flask:
-    app = postgres_app
+def pg_app(postgres_app: Flask, make_settings: Callable[..., Settings]) -> Iterator[Flask]:
+    """The race holds a row lock for as long as it takes to run the other side: longer than
+    the production bound on a lock wait (AUTHZ_DATABASE_TIMEOUT, 2 s) on a busy machine."""
+    url = postgres_app.extensions[DATABASE].engine.url.render_as_string(hide_password=False)
+    app = create_app(make_settings(database_url=url, database_timeout=30), TESTING=True)
     hashed = app.extensions[PASSWORDS].hash(PASSWORD)
     with app.extensions[DATABASE].sessions() as session, session.begin():
         acme = create_tenant(session, "acme", "Acme")
@@ -51,7 +57,8 @@ def pg_app(postgres_app: Flask) -> Flask:
         for name in ("alice", "boss"):
             create_user(session, acme, name, hashed, roles=[admin])
         create_user(session, acme, "dana", hashed, roles=[member])
-    return app
+    yield app
+    app.extensions[DATABASE].engine.dispose()
 
 
 def login(app: Flask, username: str) -> dict[str, Any]:
@@ -107,7 +114,11 @@ def test_a_permission_removed_while_its_role_is_assigned_leaves_no_token_holding
             f"/tenants/{acme_id}/users/{dana_id}/roles", json={"roles": ["editor", "member"]}, headers=boss
         )
 
+    def log_dana_in() -> None:
+        answers["early"] = login(pg_app, "dana")
+
     a, b = threading.Thread(target=edit_role), threading.Thread(target=assign_role)
+    c = threading.Thread(target=log_dana_in)
     a.start()
     try:
         assert a_listed_holders.wait(SAFETY_TIMEOUT), "the role edit never reached its holder list"
@@ -116,12 +127,19 @@ def test_a_permission_removed_while_its_role_is_assigned_leaves_no_token_holding
         while b.is_alive() and not waiting_on_a_lock(pg_app):
             assert time.monotonic() < deadline, "the assignment neither finished nor waited for a lock"
             time.sleep(0.02)
-        early = login(pg_app, "dana")  # dana logs in while the edit is still uncommitted
+        # dana logs in while the edit is still uncommitted. The assignment holds dana's row
+        # (an idempotent PUT locks it), so the login may itself wait for the edit: it then
+        # ends after the edit commits, which is no race at all. Give it time to try first.
+        c.start()
+        c.join(2)
     finally:
         release_a.set()
         a.join(SAFETY_TIMEOUT)
         if b.ident is not None:
             b.join(SAFETY_TIMEOUT)
+        if c.ident is not None:
+            c.join(SAFETY_TIMEOUT)
+    early = answers["early"]
 
     assert answers["edit"].status_code == 200, answers["edit"].get_json()
     assert answers["assign"].status_code == 200, answers["assign"].get_json()
