@@ -379,3 +379,16 @@ def test_the_new_routes_show_in_the_policy_table_and_the_document(app):
     assert document["/permissions"]["post"]["x-permissions"] == ["platform:write"]
     assert document["/auth/sessions"]["get"]["x-principals"] == ["user"]
     assert document["/auth/introspect"]["post"]["x-client-credentials-scope"] == "tokens:introspect"
+
+
+def test_a_page_token_we_did_not_issue_is_a_400(client, acme, pep):
+    body = {
+        "subject": {"type": "user"},
+        "action": {"name": "read"},
+        "resource": {"type": "projects", "id": "p"},
+        "page": {"token": "garbage"},
+    }
+
+    response = client.post("/access/v1/search/subject", json=body, headers=pep)
+
+    assert response.status_code == 400

@@ -6,8 +6,6 @@ app.decisions.engine, loaded once). Unknown types or ids give empty results, nev
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from typing import Any
 
@@ -16,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.catalog.effective import client_permissions
 from app.catalog.store import current_catalog
+from app.cursors import decode_key_cursor, encode_key_cursor
 from app.decisions.engine import (
     CLIENT,
     PROJECTS,
@@ -54,17 +53,14 @@ Results = tuple[list[dict[str, Any]], str]
 
 
 def encode_token(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).rstrip(b"=").decode()
+    """A page token: signed like every cursor of the API (app.cursors), bound to this search."""
+    return encode_key_cursor(value)
 
 
 def decode_token(token: str) -> str | None:
-    """The position a page token names; a token we did not issue starts nowhere (empty)."""
-    if not token:
-        return None
-    try:
-        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return ""
+    """The position a page token names; one we did not issue is a 400 (AuthZEN: a malformed
+    request), never a silently empty page."""
+    return decode_key_cursor(token) if token else None
 
 
 # ------------------------------------------------------------------------ subject search
