@@ -161,7 +161,16 @@ def error_statuses(policy: RoutePolicy, operation: dict[str, Any], path: str) ->
         statuses |= {400, 413, 415, 422}
     if any(p.get("in") == "query" for p in operation.get("parameters", [])):
         statuses |= {400, 422}
+    if any(_constrained_path_parameter(p) for p in operation.get("parameters", [])):
+        statuses.add(422)  # a path value its model refuses (a malformed permission name, say)
     return statuses
+
+
+def _constrained_path_parameter(parameter: dict[str, Any]) -> bool:
+    schema = parameter.get("schema", {})
+    return parameter.get("in") == "path" and schema.get("format") != "uuid" and (
+        "pattern" in schema or "maxLength" in schema
+    )
 
 
 def permission_sentence(policy: RoutePolicy) -> str:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.schemas import NO_CONTROL, Out, PageQuery, StrictBody
-from policies.catalog import BUILTIN_NAMES, is_application_name
+from app.schemas import AT_LEAST_ONE_FIELD, NO_CONTROL, Out, PageQuery, StrictBody, omittable
+from policies.catalog import BUILTIN_NAMES, PERMISSION_NAME, is_application_name
 
 Description = Annotated[str, StringConstraints(max_length=500, pattern=NO_CONTROL)]
-PermissionName = Annotated[str, StringConstraints(max_length=127)]
+# `<resource>:<action>` (policies.catalog.PERMISSION_NAME), at most 127 characters.
+PermissionName = Annotated[str, StringConstraints(max_length=127, pattern=PERMISSION_NAME.pattern)]
 
 
 def _application_name(value: object) -> object:
@@ -38,9 +39,11 @@ class PermissionCreate(StrictBody):
 
 
 class PermissionUpdate(StrictBody):
-    description: Description | None = None
+    model_config = AT_LEAST_ONE_FIELD
+
+    description: Description | None = omittable()
     owner_override: PermissionName | None = None
-    member: bool | None = None
+    member: bool | None = omittable()
 
     @field_validator("description", "member", mode="before")
     @classmethod
@@ -48,6 +51,12 @@ class PermissionUpdate(StrictBody):
         if value is None:
             raise PydanticCustomError("null", "may be left out but not null")
         return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("give at least one of: description, owner_override, member")
+        return self
 
 
 class PermissionPath(BaseModel):

@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict
 from app.database import db_session
 from app.decisions import engine, search
 from app.decisions.requests import (
+    MAX_EVALUATIONS,
+    MAX_ID_LENGTH,
+    MAX_PAGE_LIMIT,
     Malformed,
     action_of,
     bad_request,
@@ -59,7 +62,10 @@ def _larger_bodies() -> None:
 
 
 def _entity(required: list[str], *names: str) -> dict[str, Any]:
-    properties: dict[str, Any] = {name: {"type": "string"} for name in names}
+    # What the parser accepts (app.decisions.requests): a non-empty string of at most 256
+    # characters; anything else is a 400, as AuthZEN asks.
+    text = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH}
+    properties: dict[str, Any] = dict.fromkeys(names, text)
     properties["properties"] = {"type": "object"}
     return {"type": "object", "required": required, "properties": properties}
 
@@ -67,7 +73,14 @@ def _entity(required: list[str], *names: str) -> dict[str, Any]:
 SUBJECT = _entity(["type", "id"], "type", "id")
 ACTION = _entity(["name"], "name")
 RESOURCE = _entity(["type", "id"], "type", "id")
-PAGE = {"type": "object", "properties": {"limit": {"type": "integer"}, "token": {"type": "string"}}}
+PAGE = {
+    "type": "object",
+    "properties": {
+        "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_LIMIT},
+        "token": {"type": "string", "description": "the `next_token` of the previous page, as it came"},
+    },
+}
+CONTEXT = {"type": "object"}
 
 
 def _documented(schema: dict[str, Any]) -> dict[str, Any]:
@@ -75,16 +88,23 @@ def _documented(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-EVALUATION_DOC = {
-    "type": "object",
-    "required": ["subject", "action", "resource"],
-    "properties": {"subject": SUBJECT, "action": ACTION, "resource": RESOURCE, "context": {"type": "object"}},
-}
+def _request(required: list[str], **properties: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": {**properties, "context": CONTEXT}}
+
+
+EVALUATION_DOC = _request(
+    ["subject", "action", "resource"], subject=SUBJECT, action=ACTION, resource=RESOURCE
+)
 EVALUATIONS_DOC = {
     "type": "object",
     "properties": {
-        **EVALUATION_DOC["properties"],
-        "evaluations": {"type": "array", "maxItems": 1000, "items": {"type": "object"}},
+        "subject": SUBJECT,
+        "action": ACTION,
+        "resource": RESOURCE,
+        "context": CONTEXT,
+        # An item that is not a valid evaluation is decided false with reason_code
+        # invalid_request while the others are decided (API.md, Decisions: Batch).
+        "evaluations": {"type": "array", "minItems": 1, "maxItems": MAX_EVALUATIONS, "items": {}},
         "options": {
             "type": "object",
             "properties": {
@@ -94,8 +114,33 @@ EVALUATIONS_DOC = {
             },
         },
     },
+    # A batch, or (no `evaluations`) one evaluation of the top-level fields.
+    "anyOf": [{"required": ["evaluations"]}, {"required": ["subject", "action", "resource"]}],
 }
-SEARCH_DOC = {"type": "object", "properties": {**EVALUATION_DOC["properties"], "page": PAGE}}
+SEARCH_SUBJECT_DOC = _request(
+    ["subject", "action", "resource"],
+    subject=_entity(["type"], "type", "id"),
+    action=ACTION,
+    resource=RESOURCE,
+    page=PAGE,
+)
+SEARCH_RESOURCE_DOC = _request(
+    ["subject", "action", "resource"],
+    subject=SUBJECT,
+    action=ACTION,
+    resource=_entity(["type"], "type", "id"),
+    page=PAGE,
+)
+SEARCH_ACTION_DOC = _request(["subject", "resource"], subject=SUBJECT, resource=RESOURCE, page=PAGE)
+
+
+class AuthzenConfigurationOut(BaseModel):
+    policy_decision_point: str
+    access_evaluation_endpoint: str
+    access_evaluations_endpoint: str
+    search_subject_endpoint: str
+    search_resource_endpoint: str
+    search_action_endpoint: str
 
 
 def scope() -> engine.Scope:
@@ -146,7 +191,9 @@ def _search_page(results: list[dict[str, Any]], next_token: str) -> dict[str, An
 
 
 @bp.post(
-    "/search/subject", responses={200: SearchOut, **RESPONSES}, openapi_extensions=_documented(SEARCH_DOC)
+    "/search/subject",
+    responses={200: SearchOut, **RESPONSES},
+    openapi_extensions=_documented(SEARCH_SUBJECT_DOC),
 )
 @require(Permission.DECISIONS_EVALUATE, strict_input=False)
 def search_subject() -> dict[str, Any]:
@@ -163,7 +210,9 @@ def search_subject() -> dict[str, Any]:
 
 
 @bp.post(
-    "/search/resource", responses={200: SearchOut, **RESPONSES}, openapi_extensions=_documented(SEARCH_DOC)
+    "/search/resource",
+    responses={200: SearchOut, **RESPONSES},
+    openapi_extensions=_documented(SEARCH_RESOURCE_DOC),
 )
 @require(Permission.DECISIONS_EVALUATE, strict_input=False)
 def search_resource() -> dict[str, Any]:
@@ -181,7 +230,9 @@ def search_resource() -> dict[str, Any]:
 
 
 @bp.post(
-    "/search/action", responses={200: SearchOut, **RESPONSES}, openapi_extensions=_documented(SEARCH_DOC)
+    "/search/action",
+    responses={200: SearchOut, **RESPONSES},
+    openapi_extensions=_documented(SEARCH_ACTION_DOC),
 )
 @require(Permission.DECISIONS_EVALUATE, strict_input=False)
 def search_action() -> dict[str, Any]:
@@ -196,7 +247,9 @@ def search_action() -> dict[str, Any]:
     return _search_page(*search.search_actions(db_session(), scope(), subject, resource, page))
 
 
-@metadata_bp.get("/authzen-configuration")
+@metadata_bp.get(
+    "/authzen-configuration", responses={200: AuthzenConfigurationOut}, operation_id="getAuthzenConfiguration"
+)
 @public("AuthZEN policy decision point metadata")
 def authzen_configuration() -> dict[str, Any]:
     """Where the AuthZEN endpoints are (AuthZEN 1.0, PDP metadata)."""
