@@ -168,8 +168,10 @@ def error_statuses(policy: RoutePolicy, operation: dict[str, Any], path: str) ->
 
 def _constrained_path_parameter(parameter: dict[str, Any]) -> bool:
     schema = parameter.get("schema", {})
-    return parameter.get("in") == "path" and schema.get("format") != "uuid" and (
-        "pattern" in schema or "maxLength" in schema
+    return (
+        parameter.get("in") == "path"
+        and schema.get("format") != "uuid"
+        and ("pattern" in schema or "maxLength" in schema)
     )
 
 

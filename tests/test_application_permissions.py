@@ -391,3 +391,12 @@ def test_apply_refuses_a_bad_file_and_changes_nothing(app, db, tmp_path, text):
 
     assert result.exit_code == 2
     assert db.scalars(select(ApplicationPermission)).all() == []
+
+
+def test_server_metadata_lists_application_permissions_as_scopes(client):
+    ApplicationPermissionFactory(name="invoices:approve")
+
+    metadata = client.get("/.well-known/oauth-authorization-server").get_json()
+
+    assert "invoices:approve" in metadata["scopes_supported"]
+    assert "platform:read" not in metadata["scopes_supported"]

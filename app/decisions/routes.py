@@ -158,7 +158,10 @@ def _single(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.post(
-    "/evaluation", responses={200: DecisionOut, **RESPONSES}, openapi_extensions=_documented(EVALUATION_DOC)
+    "/evaluation",
+    responses={200: DecisionOut, **RESPONSES},
+    operation_id="evaluateAccess",
+    openapi_extensions=_documented(EVALUATION_DOC),
 )
 @require(Permission.DECISIONS_EVALUATE, strict_input=False)
 def evaluation() -> dict[str, Any]:
@@ -171,6 +174,7 @@ def evaluation() -> dict[str, Any]:
 
 @bp.post(
     "/evaluations",
+    operation_id="evaluateAccessBatch",
     responses={200: EvaluationsOut, **RESPONSES},
     openapi_extensions=_documented(EVALUATIONS_DOC),
 )

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from flask_openapi3 import APIBlueprint, Tag
 
+from app.catalog.store import application_names
 from app.security import settings
 from app.security.keys import JWKS_MAX_AGE, JWKS_STALE_WHILE_REVALIDATE
 from app.security.tokens import key_ring
@@ -55,6 +56,7 @@ def authorization_server_metadata() -> dict[str, Any]:
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
-        "scopes_supported": sorted(str(p) for p in TENANT_PERMISSIONS),
+        # Application permissions are scopes a client may hold too (API.md, Application permission).
+        "scopes_supported": sorted({str(p) for p in TENANT_PERMISSIONS} | application_names()),
         "service_documentation": f"{base}/docs",
     }
