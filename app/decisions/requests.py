@@ -166,6 +166,9 @@ def batch_of(body: Mapping[str, Any]) -> Batch | None:
         if semantic not in SEMANTICS:
             raise BadRequest("The request is malformed: unknown 'options.evaluations_semantic'.")
     defaults = {k: body[k] for k in ("subject", "action", "resource", "context") if k in body}
+    for key, value in defaults.items():
+        if not isinstance(value, dict):  # a default every item would inherit: the request is malformed
+            raise BadRequest(f"The request is malformed: '{key}' must be an object.")
     items: list[Evaluation | Malformed] = []
     for item in evaluations:
         if not isinstance(item, dict):

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import request
 from flask_openapi3 import APIBlueprint, Tag
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, RootModel
 
 from app.database import db_session
 from app.decisions import engine, search
@@ -49,6 +49,10 @@ class EvaluationsOut(BaseModel):
     evaluations: list[DecisionOut]
 
 
+class EvaluationsAnswer(RootModel[EvaluationsOut | DecisionOut]):
+    """A batch's decisions, or, for a request without `evaluations`, one decision (AuthZEN)."""
+
+
 class SearchOut(BaseModel):
     model_config = ConfigDict(extra="allow")
     results: list[dict[str, Any]]
@@ -66,7 +70,7 @@ def _entity(required: list[str], *names: str) -> dict[str, Any]:
     # characters; anything else is a 400, as AuthZEN asks.
     text = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH}
     properties: dict[str, Any] = dict.fromkeys(names, text)
-    properties["properties"] = {"type": "object"}
+    properties["properties"] = {"anyOf": [{"type": "object"}, {"type": "null"}]}  # null: none
     return {"type": "object", "required": required, "properties": properties}
 
 
@@ -175,7 +179,7 @@ def evaluation() -> dict[str, Any]:
 @bp.post(
     "/evaluations",
     operation_id="evaluateAccessBatch",
-    responses={200: EvaluationsOut, **RESPONSES},
+    responses={200: EvaluationsAnswer, **RESPONSES},
     openapi_extensions=_documented(EVALUATIONS_DOC),
 )
 @require(Permission.DECISIONS_EVALUATE, strict_input=False)
