@@ -101,9 +101,11 @@ def _properties(entity: Mapping[str, Any], where: str) -> Mapping[str, Any]:
 def subject_of(value: Any, *, id_required: bool = True) -> Subject:
     entity = _object(value, "subject")
     assert entity is not None
+    # A search ignores the id, but one sent must still be well formed.
+    subject_id = _string(entity.get("id"), "subject.id", required=id_required)
     return Subject(
         _string(entity.get("type"), "subject.type"),  # type: ignore[arg-type]
-        _string(entity.get("id"), "subject.id", required=id_required) if id_required else None,
+        subject_id if id_required else None,
         _properties(entity, "subject"),
     )
 
@@ -117,9 +119,10 @@ def action_of(value: Any) -> Action:
 def resource_of(value: Any, *, id_required: bool = True) -> Resource:
     entity = _object(value, "resource")
     assert entity is not None
+    resource_id = _string(entity.get("id"), "resource.id", required=id_required)
     return Resource(
         _string(entity.get("type"), "resource.type"),  # type: ignore[arg-type]
-        _string(entity.get("id"), "resource.id", required=id_required) if id_required else None,
+        resource_id if id_required else None,
         _properties(entity, "resource"),
     )
 

@@ -78,13 +78,21 @@ SUBJECT = _entity(["type", "id"], "type", "id")
 ACTION = _entity(["name"], "name")
 RESOURCE = _entity(["type", "id"], "type", "id")
 PAGE = {
-    "type": "object",
-    "properties": {
-        "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_LIMIT},
-        "token": {"type": "string", "description": "the `next_token` of the previous page, as it came"},
-    },
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": {
+                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_LIMIT},
+                "token": {
+                    "type": "string",
+                    "description": "the `next_token` of the previous page, as it came",
+                },
+            },
+        },
+        {"type": "null"},  # the first page, by default limits
+    ]
 }
-CONTEXT = {"type": "object"}
+CONTEXT = {"anyOf": [{"type": "object"}, {"type": "null"}]}  # null: none
 
 
 def _documented(schema: dict[str, Any]) -> dict[str, Any]:
@@ -102,9 +110,10 @@ EVALUATION_DOC = _request(
 EVALUATIONS_DOC = {
     "type": "object",
     "properties": {
-        "subject": SUBJECT,
-        "action": ACTION,
-        "resource": RESOURCE,
+        # Defaults: an item inherits each one it omits, and an entity's type and id it lacks.
+        "subject": _entity([], "type", "id"),
+        "action": _entity([], "name"),
+        "resource": _entity([], "type", "id"),
         "context": CONTEXT,
         # An item that is not a valid evaluation is decided false with reason_code
         # invalid_request while the others are decided (API.md, Decisions: Batch).
@@ -119,7 +128,13 @@ EVALUATIONS_DOC = {
         },
     },
     # A batch, or (no `evaluations`) one evaluation of the top-level fields.
-    "anyOf": [{"required": ["evaluations"]}, {"required": ["subject", "action", "resource"]}],
+    "anyOf": [
+        {"required": ["evaluations"]},
+        {
+            "required": ["subject", "action", "resource"],
+            "properties": {"subject": SUBJECT, "action": ACTION, "resource": RESOURCE},
+        },
+    ],
 }
 SEARCH_SUBJECT_DOC = _request(
     ["subject", "action", "resource"],
