@@ -127,6 +127,11 @@ def resource_of(value: Any, *, id_required: bool = True) -> Resource:
     )
 
 
+def context_of(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The request's `context`: an object, or none (absent or null)."""
+    return _object(body.get("context"), "context", required=False) or {}
+
+
 def evaluation_of(body: Mapping[str, Any]) -> Evaluation:
     """A whole evaluation (the single API, or one batch item after its defaults)."""
     for name in ("subject", "action", "resource"):
@@ -136,7 +141,7 @@ def evaluation_of(body: Mapping[str, Any]) -> Evaluation:
         subject_of(body["subject"]),
         action_of(body["action"]),
         resource_of(body["resource"]),
-        _object(body.get("context"), "context", required=False) or {},
+        context_of(body),
     )
 
 
@@ -170,7 +175,8 @@ def batch_of(body: Mapping[str, Any]) -> Batch | None:
             raise BadRequest("The request is malformed: unknown 'options.evaluations_semantic'.")
     defaults = {k: body[k] for k in ("subject", "action", "resource", "context") if k in body}
     for key, value in defaults.items():
-        if not isinstance(value, dict):  # a default every item would inherit: the request is malformed
+        # A default every item would inherit: one that is not an object (null: none) is malformed.
+        if value is not None and not isinstance(value, dict):
             raise BadRequest(f"The request is malformed: '{key}' must be an object.")
     items: list[Evaluation | Malformed] = []
     for item in evaluations:

@@ -23,6 +23,7 @@ from app.decisions.requests import (
     action_of,
     bad_request,
     batch_of,
+    context_of,
     evaluation_of,
     json_body,
     page_of,
@@ -65,11 +66,14 @@ def _larger_bodies() -> None:
     request.max_content_length = settings().decision_max_body_bytes
 
 
-def _entity(required: list[str], *names: str) -> dict[str, Any]:
+def _entity(required: list[str], *names: str, ignored: str | None = None) -> dict[str, Any]:
     # What the parser accepts (app.decisions.requests): a non-empty string of at most 256
-    # characters; anything else is a 400, as AuthZEN asks.
+    # characters; anything else is a 400, as AuthZEN asks. An `ignored` field (a search's
+    # subject or resource id) may also be null.
     text = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH}
     properties: dict[str, Any] = dict.fromkeys(names, text)
+    if ignored is not None:
+        properties[ignored] = {"anyOf": [text, {"type": "null"}]}
     properties["properties"] = {"anyOf": [{"type": "object"}, {"type": "null"}]}  # null: none
     return {"type": "object", "required": required, "properties": properties}
 
@@ -138,7 +142,7 @@ EVALUATIONS_DOC = {
 }
 SEARCH_SUBJECT_DOC = _request(
     ["subject", "action", "resource"],
-    subject=_entity(["type"], "type", "id"),
+    subject=_entity(["type"], "type", "id", ignored="id"),
     action=ACTION,
     resource=RESOURCE,
     page=PAGE,
@@ -147,7 +151,7 @@ SEARCH_RESOURCE_DOC = _request(
     ["subject", "action", "resource"],
     subject=SUBJECT,
     action=ACTION,
-    resource=_entity(["type"], "type", "id"),
+    resource=_entity(["type"], "type", "id", ignored="id"),
     page=PAGE,
 )
 SEARCH_ACTION_DOC = _request(["subject", "resource"], subject=SUBJECT, resource=RESOURCE, page=PAGE)
@@ -226,6 +230,7 @@ def search_subject() -> dict[str, Any]:
         subject = subject_of(body.get("subject"), id_required=False)
         action = action_of(body.get("action"))
         resource = resource_of(body.get("resource"))
+        context_of(body)  # searches take no context, but one sent must be well formed
     except Malformed as exc:
         raise bad_request(exc) from None
     page = page_of(body)
@@ -246,6 +251,7 @@ def search_resource() -> dict[str, Any]:
         subject = subject_of(body.get("subject"))
         action = action_of(body.get("action"))
         resource = resource_of(body.get("resource"), id_required=False)
+        context_of(body)  # searches take no context, but one sent must be well formed
     except Malformed as exc:
         raise bad_request(exc) from None
     page = page_of(body)
@@ -264,6 +270,7 @@ def search_action() -> dict[str, Any]:
     try:
         subject = subject_of(body.get("subject"))
         resource = resource_of(body.get("resource"))
+        context_of(body)  # searches take no context, but one sent must be well formed
     except Malformed as exc:
         raise bad_request(exc) from None
     page = page_of(body)
