@@ -115,9 +115,10 @@ EVALUATIONS_DOC = {
     "type": "object",
     "properties": {
         # Defaults: an item inherits each one it omits, and an entity's type and id it lacks.
-        "subject": _entity([], "type", "id"),
-        "action": _entity([], "name"),
-        "resource": _entity([], "type", "id"),
+        # (null: no default)
+        "subject": {"anyOf": [_entity([], "type", "id"), {"type": "null"}]},
+        "action": {"anyOf": [_entity([], "name"), {"type": "null"}]},
+        "resource": {"anyOf": [_entity([], "type", "id"), {"type": "null"}]},
         "context": CONTEXT,
         # An item that is not a valid evaluation is decided false with reason_code
         # invalid_request while the others are decided (API.md, Decisions: Batch).
