@@ -392,3 +392,11 @@ def test_a_page_token_we_did_not_issue_is_a_400(client, acme, pep):
     response = client.post("/access/v1/search/subject", json=body, headers=pep)
 
     assert response.status_code == 400
+
+
+def test_a_malformed_default_of_a_batch_is_a_400_even_when_every_item_is_invalid(client, acme, pep):
+    body = {"subject": {"type": {}, "id": "0"}, "evaluations": [None]}
+
+    response = client.post("/access/v1/evaluations", json=body, headers=pep)
+
+    assert response.status_code == 400

@@ -174,10 +174,7 @@ def batch_of(body: Mapping[str, Any]) -> Batch | None:
         if semantic not in SEMANTICS:
             raise BadRequest("The request is malformed: unknown 'options.evaluations_semantic'.")
     defaults = {k: body[k] for k in ("subject", "action", "resource", "context") if k in body}
-    for key, value in defaults.items():
-        # A default every item would inherit: one that is not an object (null: none) is malformed.
-        if value is not None and not isinstance(value, dict):
-            raise BadRequest(f"The request is malformed: '{key}' must be an object.")
+    _check_defaults(defaults)
     items: list[Evaluation | Malformed] = []
     for item in evaluations:
         if not isinstance(item, dict):
@@ -188,6 +185,27 @@ def batch_of(body: Mapping[str, Any]) -> Batch | None:
         except Malformed as exc:
             items.append(exc)
     return Batch(items, semantic)
+
+
+DEFAULT_FIELDS = {"subject": ("type", "id"), "action": ("name",), "resource": ("type", "id"), "context": ()}
+
+
+def _check_defaults(defaults: Mapping[str, Any]) -> None:
+    """A default every item may inherit must be well formed where it says anything: an object
+    (null: none) whose fields, where present, are what an item's would have to be."""
+    try:
+        for key, value in defaults.items():
+            if value is None:
+                continue
+            entity = _object(value, key)
+            assert entity is not None
+            for name in DEFAULT_FIELDS[key]:
+                if name in entity:
+                    _string(entity[name], f"{key}.{name}")
+            if key != "context":
+                _properties(entity, key)
+    except Malformed as exc:
+        raise bad_request(exc) from None
 
 
 def _with_defaults(defaults: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
