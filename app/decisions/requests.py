@@ -158,13 +158,7 @@ class Batch:
 def batch_of(body: Mapping[str, Any]) -> Batch | None:
     """The batch, or None when there is no (or an empty) `evaluations` array: then the
     request is a single evaluation (AuthZEN, backwards compatibility)."""
-    evaluations = body.get("evaluations")
-    if evaluations is None or evaluations == []:
-        return None
-    if not isinstance(evaluations, list):
-        raise BadRequest("The request is malformed: 'evaluations' must be an array.")
-    if len(evaluations) > MAX_EVALUATIONS:
-        raise BadRequest(f"The request is malformed: at most {MAX_EVALUATIONS} evaluations.")
+    # The options are checked even when there is no batch: a request is well formed or not.
     options = body.get("options")
     semantic = "execute_all"
     if options is not None:
@@ -173,6 +167,13 @@ def batch_of(body: Mapping[str, Any]) -> Batch | None:
         semantic = options.get("evaluations_semantic", "execute_all")
         if semantic not in SEMANTICS:
             raise BadRequest("The request is malformed: unknown 'options.evaluations_semantic'.")
+    evaluations = body.get("evaluations")
+    if evaluations is None or evaluations == []:
+        return None
+    if not isinstance(evaluations, list):
+        raise BadRequest("The request is malformed: 'evaluations' must be an array.")
+    if len(evaluations) > MAX_EVALUATIONS:
+        raise BadRequest(f"The request is malformed: at most {MAX_EVALUATIONS} evaluations.")
     defaults = {k: body[k] for k in ("subject", "action", "resource", "context") if k in body}
     _check_defaults(defaults)
     items: list[Evaluation | Malformed] = []

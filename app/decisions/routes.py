@@ -122,19 +122,27 @@ EVALUATIONS_DOC = {
         "context": CONTEXT,
         # An item that is not a valid evaluation is decided false with reason_code
         # invalid_request while the others are decided (API.md, Decisions: Batch).
-        "evaluations": {"type": "array", "minItems": 1, "maxItems": MAX_EVALUATIONS, "items": {}},
+        # Empty or null: no batch, one evaluation of the top-level fields (AuthZEN).
+        "evaluations": {
+            "anyOf": [{"type": "array", "maxItems": MAX_EVALUATIONS, "items": {}}, {"type": "null"}]
+        },
         "options": {
-            "type": "object",
-            "properties": {
-                "evaluations_semantic": {
-                    "enum": ["execute_all", "deny_on_first_deny", "permit_on_first_permit"]
-                }
-            },
+            "anyOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "evaluations_semantic": {
+                            "enum": ["execute_all", "deny_on_first_deny", "permit_on_first_permit"]
+                        }
+                    },
+                },
+                {"type": "null"},
+            ]
         },
     },
     # A batch, or (no `evaluations`) one evaluation of the top-level fields.
     "anyOf": [
-        {"required": ["evaluations"]},
+        {"required": ["evaluations"], "properties": {"evaluations": {"type": "array", "minItems": 1}}},
         {
             "required": ["subject", "action", "resource"],
             "properties": {"subject": SUBJECT, "action": ACTION, "resource": RESOURCE},
