@@ -111,44 +111,48 @@ def _request(required: list[str], **properties: Any) -> dict[str, Any]:
 EVALUATION_DOC = _request(
     ["subject", "action", "resource"], subject=SUBJECT, action=ACTION, resource=RESOURCE
 )
-EVALUATIONS_DOC = {
+OPTIONS = {
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": {
+                "evaluations_semantic": {
+                    "enum": ["execute_all", "deny_on_first_deny", "permit_on_first_permit"]
+                }
+            },
+        },
+        {"type": "null"},
+    ]
+}
+# A batch: each item inherits whichever of subject, action, resource and context it omits,
+# and an entity's type and id it lacks (null: no default). An item that is not a valid
+# evaluation is decided false with reason_code invalid_request while the others are decided.
+BATCH_DOC = {
     "type": "object",
+    "required": ["evaluations"],
     "properties": {
-        # Defaults: an item inherits each one it omits, and an entity's type and id it lacks.
-        # (null: no default)
         "subject": {"anyOf": [_entity([], "type", "id"), {"type": "null"}]},
         "action": {"anyOf": [_entity([], "name"), {"type": "null"}]},
         "resource": {"anyOf": [_entity([], "type", "id"), {"type": "null"}]},
         "context": CONTEXT,
-        # An item that is not a valid evaluation is decided false with reason_code
-        # invalid_request while the others are decided (API.md, Decisions: Batch).
-        # Empty or null: no batch, one evaluation of the top-level fields (AuthZEN).
-        "evaluations": {
-            "anyOf": [{"type": "array", "maxItems": MAX_EVALUATIONS, "items": {}}, {"type": "null"}]
-        },
-        "options": {
-            "anyOf": [
-                {
-                    "type": "object",
-                    "properties": {
-                        "evaluations_semantic": {
-                            "enum": ["execute_all", "deny_on_first_deny", "permit_on_first_permit"]
-                        }
-                    },
-                },
-                {"type": "null"},
-            ]
-        },
+        "evaluations": {"type": "array", "minItems": 1, "maxItems": MAX_EVALUATIONS, "items": {}},
+        "options": OPTIONS,
     },
-    # A batch, or (no `evaluations`) one evaluation of the top-level fields.
-    "anyOf": [
-        {"required": ["evaluations"], "properties": {"evaluations": {"type": "array", "minItems": 1}}},
-        {
-            "required": ["subject", "action", "resource"],
-            "properties": {"subject": SUBJECT, "action": ACTION, "resource": RESOURCE},
-        },
-    ],
 }
+# Without a batch (no `evaluations`, an empty or a null one): one evaluation (AuthZEN).
+SINGLE_IN_BATCH_DOC = {
+    "type": "object",
+    "required": ["subject", "action", "resource"],
+    "properties": {
+        "subject": SUBJECT,
+        "action": ACTION,
+        "resource": RESOURCE,
+        "context": CONTEXT,
+        "evaluations": {"anyOf": [{"type": "array", "maxItems": 0}, {"type": "null"}]},
+        "options": OPTIONS,
+    },
+}
+EVALUATIONS_DOC = {"anyOf": [BATCH_DOC, SINGLE_IN_BATCH_DOC]}
 SEARCH_SUBJECT_DOC = _request(
     ["subject", "action", "resource"],
     subject=_entity(["type"], "type", "id", ignored="id"),
