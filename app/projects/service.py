@@ -48,10 +48,8 @@ def create_project(session: Session, tenant_id: uuid.UUID, name: str, actor: Pri
         record(
             session,
             AuditAction.PROJECT_CREATED,
-            tenant_id=tenant_id,
             actor=actor,
-            target_type="project",
-            target_id=project.id,
+            target=project,
         )
     return project
 
@@ -66,10 +64,8 @@ def rename_project(
         record(
             session,
             AuditAction.PROJECT_UPDATED,
-            tenant_id=tenant_id,
             actor=actor,
-            target_type="project",
-            target_id=project.id,
+            target=project,
             details={"name": {"from": old_name, "to": name}},
         )
     return project
@@ -82,9 +78,7 @@ def delete_project(session: Session, tenant_id: uuid.UUID, project_id: uuid.UUID
         record(
             session,
             AuditAction.PROJECT_DELETED,
-            tenant_id=tenant_id,
             actor=actor,
-            target_type="project",
-            target_id=project_id,
+            target=project,
             details={"name": project.name},
         )

@@ -44,10 +44,8 @@ def create_tenant(session: Session, slug: str, name: str, actor: Principal) -> T
         record(
             session,
             AuditAction.TENANT_CREATED,
-            tenant_id=tenant.id,
             actor=actor,
-            target_type="tenant",
-            target_id=tenant.id,
+            target=tenant,
             details={"slug": slug, "name": name},
         )
     return tenant
@@ -126,9 +124,7 @@ def _record_change(
     record(
         session,
         action,
-        tenant_id=tenant.id,
         actor=actor,
-        target_type="tenant",
-        target_id=tenant.id,
+        target=tenant,
         details=details,
     )

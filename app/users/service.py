@@ -129,10 +129,8 @@ def create_user(
         record(
             session,
             AuditAction.USER_CREATED,
-            tenant_id=tenant.id,
             actor=actor,
-            target_type="user",
-            target_id=user.id,
+            target=user,
             details={"username": username, "email": email, "roles": _names(granted)},
         )
         # A duplicate (even one committed a moment ago by a concurrent request) is a 409.
@@ -191,10 +189,8 @@ def update_user(
             record(
                 session,
                 AuditAction.USER_UPDATED,
-                tenant_id=tenant.id,
                 actor=actor,
-                target_type="user",
-                target_id=user.id,
+                target=user,
                 details={"changed": changed},
             )
         if is_active is False and user.is_active:
@@ -205,10 +201,8 @@ def update_user(
             record(
                 session,
                 AuditAction.USER_DEACTIVATED,
-                tenant_id=tenant.id,
                 actor=actor,
-                target_type="user",
-                target_id=user.id,
+                target=user,
             )
     return user
 
@@ -244,10 +238,8 @@ def replace_roles(
         record(
             session,
             AuditAction.USER_ROLES_CHANGED,
-            tenant_id=tenant.id,
             actor=actor,
-            target_type="user",
-            target_id=user.id,
+            target=user,
             details={"from": before, "to": after},
         )
         invalidate_access_tokens(session, [user.id])
@@ -264,10 +256,8 @@ def delete_user(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, acto
         record(
             session,
             AuditAction.USER_DELETED,
-            tenant_id=tenant.id,
             actor=actor,
-            target_type="user",
-            target_id=user.id,
+            target=user,
             details={"username": user.username},
         )
         invalidate_access_tokens(session, [user.id])  # their clients' tokens, until re-owned
