@@ -130,7 +130,7 @@ def create_client(
         record(
             session,
             AuditAction.CLIENT_CREATED,
-            actor=actor,
+            actor,
             target=client,
             details={"client_id": client.client_id, "name": name, "scopes": client.scopes},
         )
@@ -155,7 +155,7 @@ def rotate_secret(
         record(
             session,
             AuditAction.CLIENT_SECRET_ROTATED,
-            actor=actor,
+            actor,
             target=client,
             details={"client_id": client.client_id},
         )
@@ -171,11 +171,7 @@ def revoke_client(session: Session, tenant_id: uuid.UUID, client_uuid: uuid.UUID
         _ensure_holds_scopes(session, actor, client, "revoke")
         client.revoked_at = utcnow()
         record(
-            session,
-            AuditAction.CLIENT_REVOKED,
-            actor=actor,
-            target=client,
-            details={"client_id": client.client_id},
+            session, AuditAction.CLIENT_REVOKED, actor, target=client, details={"client_id": client.client_id}
         )
 
 
@@ -230,7 +226,7 @@ def update_client(
         record(
             session,
             AuditAction.CLIENT_UPDATED,
-            actor=actor,
+            actor,
             target=client,
             details={"client_id": client.client_id, **details},
         )

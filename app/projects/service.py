@@ -45,12 +45,7 @@ def create_project(session: Session, tenant_id: uuid.UUID, name: str, actor: Pri
         project = Project(tenant_id=tenant_id, name=name, owner_id=owner)
         session.add(project)
         flush_or_conflict(session, DUPLICATE_NAME)
-        record(
-            session,
-            AuditAction.PROJECT_CREATED,
-            actor=actor,
-            target=project,
-        )
+        record(session, AuditAction.PROJECT_CREATED, actor, target=project)
     return project
 
 
@@ -64,7 +59,7 @@ def rename_project(
         record(
             session,
             AuditAction.PROJECT_UPDATED,
-            actor=actor,
+            actor,
             target=project,
             details={"name": {"from": old_name, "to": name}},
         )
@@ -75,10 +70,4 @@ def delete_project(session: Session, tenant_id: uuid.UUID, project_id: uuid.UUID
     with unit_of_work(session):
         project = get_in_tenant(session, Project, tenant_id, project_id)
         session.delete(project)
-        record(
-            session,
-            AuditAction.PROJECT_DELETED,
-            actor=actor,
-            target=project,
-            details={"name": project.name},
-        )
+        record(session, AuditAction.PROJECT_DELETED, actor, target=project, details={"name": project.name})

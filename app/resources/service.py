@@ -59,7 +59,7 @@ def put_resource(
         record(
             session,
             AuditAction.RESOURCE_CREATED if created else AuditAction.RESOURCE_REPLACED,
-            actor=actor,
+            actor,
             target=resource,
             details={"type": type, "id": external_id, "owner_id": str(owner_id) if owner_id else None},
         )
@@ -75,7 +75,7 @@ def delete_resource(
         record(
             session,
             AuditAction.RESOURCE_DELETED,
-            actor=actor,
+            actor,
             target=resource,
             details={"type": type, "id": external_id},
         )

@@ -65,7 +65,7 @@ def create_role(
         record(
             session,
             AuditAction.ROLE_CREATED,
-            actor=actor,
+            actor,
             target=role,
             details={"name": name, "permissions": {"added": wanted, "removed": []}},
         )
@@ -120,13 +120,7 @@ def update_role(
             # Holders' tokens carry the role's name and permissions: make them refresh (API.md,
             # "Immediate effect").
             invalidate_access_tokens(session, _holder_ids(session, role))
-        record(
-            session,
-            AuditAction.ROLE_UPDATED,
-            actor=actor,
-            target=role,
-            details=details,
-        )
+        record(session, AuditAction.ROLE_UPDATED, actor, target=role, details=details)
     return role
 
 

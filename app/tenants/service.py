@@ -42,11 +42,7 @@ def create_tenant(session: Session, slug: str, name: str, actor: Principal) -> T
         except IntegrityError:
             raise Conflict(DUPLICATE_SLUG) from None
         record(
-            session,
-            AuditAction.TENANT_CREATED,
-            actor=actor,
-            target=tenant,
-            details={"slug": slug, "name": name},
+            session, AuditAction.TENANT_CREATED, actor, target=tenant, details={"slug": slug, "name": name}
         )
     return tenant
 
@@ -121,10 +117,4 @@ def _lock_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
 def _record_change(
     session: Session, tenant: Tenant, actor: Principal, action: AuditAction, details: dict[str, object]
 ) -> None:
-    record(
-        session,
-        action,
-        actor=actor,
-        target=tenant,
-        details=details,
-    )
+    record(session, action, actor, target=tenant, details=details)
