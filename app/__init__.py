@@ -31,8 +31,8 @@ from app.security.rate_limits import init_rate_limits
 from app.security.token_state import init_token_state
 from app.security.tokens import configure_jwt
 from app.settings import Settings, SigningAlgorithm, load_settings
-from policies import ensure_every_route_guarded
-from policies.decorators import APPLICATION_CATALOG, CLIENT_AUTHENTICATOR, DENIAL_RECORDER, TENANT_EXISTS
+from policies import PolicyHooks, ensure_every_route_guarded
+from policies import init_app as init_policies
 
 __all__ = ["create_app"]
 
@@ -82,14 +82,20 @@ def create_app(
         settings.database_timeout,
     )
     configure_jwt(app, settings, _key_ring(app, settings))
-    init_token_state(app)
+    token_state = init_token_state(app)
     init_redis_health(app, settings.redis_url)
     init_rate_limits(app, settings)
     init_login_backoff(app, settings, app.extensions[PASSWORDS].verify_seconds)
-    app.extensions[DENIAL_RECORDER] = record_denial
-    app.extensions[TENANT_EXISTS] = tenant_exists
-    app.extensions[APPLICATION_CATALOG] = application_names
-    app.extensions[CLIENT_AUTHENTICATOR] = request_client
+    init_policies(
+        app,
+        PolicyHooks(
+            token_state_check=token_state,
+            tenant_exists=tenant_exists,
+            denial_recorder=record_denial,
+            application_catalog=application_names,
+            client_authenticator=request_client,
+        ),
+    )
 
     configure_logging()
     init_request_logging(app)  # first: every later hook and error knows the request id

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.logs import request_id
 from app.metrics import DENIALS
 from app.settings import Settings
-from models import AuditEvent, Tenant, User, utcnow
+from models import AuditEvent, Client, LoginSession, Project, Resource, Role, Tenant, User, utcnow
 from policies.principal import Principal
 from policies.problems import Problem
 
@@ -63,12 +63,27 @@ class AuditAction(enum.StrEnum):
     RESOURCE_DELETED = "resource.deleted"
 
 
+# The audit name of each model that can be an event's target.
+AUDIT_TARGETS: dict[type[Any], str] = {
+    Client: "client",
+    LoginSession: "session",
+    Project: "project",
+    Resource: "resource",
+    Role: "role",
+    Tenant: "tenant",
+    User: "user",
+}
+Target = Client | LoginSession | Project | Resource | Role | Tenant | User
+_FROM_TARGET: Any = object()  # "taken from the target": tenant_id must be said when there is none
+
+
 def record(
     session: Session,
     action: AuditAction,
-    *,
-    tenant_id: uuid.UUID | None,
     actor: Principal | None = None,
+    *,
+    target: Target | None = None,
+    tenant_id: uuid.UUID | None = _FROM_TARGET,
     actor_id: uuid.UUID | str | None = None,
     actor_type: str = "user",
     target_type: str | None = None,
@@ -78,8 +93,17 @@ def record(
 ) -> AuditEvent:
     """Add an audit event to `session`; it commits or rolls back with the change.
 
-    `details` must never hold a token, password, secret or hash.
+    With `target` (a model), the event's tenant and target come from it; without one, the
+    tenant must be named (None for an event outside every tenant), so that no event loses
+    its tenant by omission. `details` must never hold a token, password, secret or hash.
     """
+    if target is not None:
+        if tenant_id is not _FROM_TARGET or target_type is not None or target_id is not None:
+            raise TypeError("record(): give a target, or tenant_id/target_type/target_id, not both")
+        tenant_id = target.id if isinstance(target, Tenant) else target.tenant_id
+        target_type, target_id = AUDIT_TARGETS[type(target)], target.id
+    elif tenant_id is _FROM_TARGET:
+        raise TypeError("record(): without a target, name the tenant_id (None for none)")
     event = AuditEvent(
         tenant_id=tenant_id,
         action=action.value,

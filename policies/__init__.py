@@ -11,7 +11,6 @@ from policies.catalog import (
     Permission,
 )
 from policies.decorators import (
-    TOKEN_STATE_CHECK,
     authenticated,
     current_principal,
     policy_of,
@@ -20,20 +19,23 @@ from policies.decorators import (
     require,
     tenant_scoped,
 )
+from policies.hooks import ClientCaller, PolicyHooks, init_app
 from policies.principal import Principal, PrincipalKind
 from policies.problems import NotFound, PermissionDenied, Problem, TenantSuspended, Unauthenticated
 from policies.registry import RouteEntry, UnguardedRouteError, ensure_every_route_guarded, route_policies
-from policies.rules import RoutePolicy, TokenKind
+from policies.rules import Ownership, RoutePolicy, TokenKind
 
 __all__ = [
     "BUILTIN_ROLE_PERMISSIONS",
     "PLATFORM_PERMISSIONS",
     "TENANT_PERMISSIONS",
-    "TOKEN_STATE_CHECK",
     "BuiltinRole",
+    "ClientCaller",
     "NotFound",
+    "Ownership",
     "Permission",
     "PermissionDenied",
+    "PolicyHooks",
     "Principal",
     "PrincipalKind",
     "Problem",
@@ -46,6 +48,7 @@ __all__ = [
     "authenticated",
     "current_principal",
     "ensure_every_route_guarded",
+    "init_app",
     "policy_of",
     "public",
     "refresh_token_required",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -19,47 +19,15 @@ from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
 from policies.binding import RequestModels
 from policies.catalog import BUILTIN_NAMES, Permission
+from policies.hooks import ClientCaller, PolicyHooks, current_hooks
 from policies.principal import Principal, PrincipalKind
 from policies.problems import NotFound, PermissionDenied, Problem, Unauthenticated, WrongPrincipalKind
-from policies.rules import OwnerLoader, Ownership, RoutePolicy, TokenKind
+from policies.rules import Ownership, RoutePolicy, TokenKind
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 POLICY_ATTRIBUTE = "__authz_policy__"
-# The app registers here the one state lookup a token gets per request (revocation,
-# deactivation, tenant suspension). It raises to deny; the registry refuses to start without it.
-TOKEN_STATE_CHECK = "authz.token_state_check"
-
-TokenStateCheck = Callable[[Principal], None]
-# The app registers here whether a tenant exists: a platform operator may name any tenant id,
-# and one that does not exist must be a 404 on every route, as for everyone else.
-TENANT_EXISTS = "authz.tenant_exists"
-TenantExists = Callable[[uuid.UUID], bool]
-# The app registers here how a denial is recorded (its audit log); it returns a decision id
-# that the problem response carries, so that a denial can be traced to its record.
-DENIAL_RECORDER = "authz.denial_recorder"
-DenialRecorder = Callable[[Principal, Problem], str]
-# The app registers here the application permissions defined now: a token's claim keeps an
-# application permission only while it is in the catalog (removal takes effect at once).
-# Without it, application permissions in claims count for nothing (deny by default).
-APPLICATION_CATALOG = "authz.application_catalog"
-ApplicationCatalog = Callable[[], frozenset[str]]
-
-
-@dataclass(frozen=True)
-class ClientCaller:
-    """A client that proved its secret in the request itself."""
-
-    client_id: str
-    tenant_id: uuid.UUID
-    scopes: frozenset[str]
-
-
-# The app registers here how a client authenticates in the request (RFC 6749 §2.3): None when
-# the request carries no client credentials; raises to refuse wrong ones.
-CLIENT_AUTHENTICATOR = "authz.client_authenticator"
-ClientAuthenticator = Callable[[], ClientCaller | None]
 
 
 def current_principal() -> Principal:
@@ -97,9 +65,9 @@ def enforce(policy: RoutePolicy, view_args: Mapping[str, Any]) -> Principal | No
     """Apply `policy` to the current request; raise a Problem to deny."""
     if policy.is_public:
         return None
+    hooks = current_hooks()
     if policy.client_credentials is not None:
-        authenticate: ClientAuthenticator = current_app.extensions[CLIENT_AUTHENTICATOR]
-        caller = authenticate()
+        caller = hooks.client_authenticator()
         if caller is not None:
             # The client is the request's principal, so that a refusal is audited like any other.
             client = Principal.client_by_credentials(caller.client_id, caller.tenant_id, caller.scopes)
@@ -107,22 +75,21 @@ def enforce(policy: RoutePolicy, view_args: Mapping[str, Any]) -> Principal | No
             g.authz_client_caller = caller
             if policy.client_credentials not in caller.scopes:
                 denial = PermissionDenied([policy.client_credentials])
-                _record(client, denial)
+                _record(hooks, client, denial)
                 raise denial
             return client
         if not _bearer_presented():
             raise Unauthenticated("Authenticate as a client, or with an access token.", error=None)
     verify_jwt_in_request(refresh=policy.token is TokenKind.REFRESH)
     principal = Principal.from_claims(get_jwt())
-    check_state: TokenStateCheck = current_app.extensions[TOKEN_STATE_CHECK]
-    check_state(principal)
-    principal = _in_catalog_now(principal)
+    hooks.token_state_check(principal)
+    principal = _in_catalog_now(hooks, principal)
     g.authz_principal = principal
 
     try:
-        _authorize(policy, principal, view_args)
+        _authorize(hooks, policy, principal, view_args)
     except (PermissionDenied, NotFound) as denial:
-        _record(principal, denial)
+        _record(hooks, principal, denial)
         raise
     return principal
 
@@ -136,23 +103,20 @@ def client_caller() -> ClientCaller | None:
     return g.get("authz_client_caller")
 
 
-def _in_catalog_now(principal: Principal) -> Principal:
+def _in_catalog_now(hooks: PolicyHooks, principal: Principal) -> Principal:
     """Drop application permissions removed since the token was issued (no cost for tokens
     carrying built-in permissions only)."""
     application = principal.permissions - BUILTIN_NAMES
     if not application:
         return principal
-    catalog: ApplicationCatalog | None = current_app.extensions.get(APPLICATION_CATALOG)
-    defined = catalog() if catalog is not None else frozenset()
+    defined = hooks.application_catalog()
     if application <= defined:
         return principal
     return replace(principal, permissions=principal.permissions - (application - defined))
 
 
-def _record(principal: Principal, denial: Problem) -> None:
-    recorder: DenialRecorder | None = current_app.extensions.get(DENIAL_RECORDER)
-    if recorder is not None:
-        denial.extra["decision_id"] = recorder(principal, denial)
+def _record(hooks: PolicyHooks, principal: Principal, denial: Problem) -> None:
+    denial.extra["decision_id"] = hooks.denial_recorder(principal, denial)
 
 
 def is_denial(problem: Problem) -> bool:
@@ -170,7 +134,7 @@ def ensure_denial_recorded(problem: Problem) -> None:
         return
     principal: Principal | None = g.get("authz_principal")
     if principal is not None:
-        _record(principal, problem)
+        _record(current_hooks(), principal, problem)
 
 
 def _enforce_field_permissions(policy: RoutePolicy, principal: Principal, body: Any) -> None:
@@ -179,11 +143,13 @@ def _enforce_field_permissions(policy: RoutePolicy, principal: Principal, body: 
     for name, permission in policy.field_permissions:
         if name in sent and not principal.holds(permission):
             denial = PermissionDenied([permission], detail=f"Only a holder of {permission} may set '{name}'.")
-            _record(principal, denial)
+            _record(current_hooks(), principal, denial)
             raise denial
 
 
-def _authorize(policy: RoutePolicy, principal: Principal, view_args: Mapping[str, Any]) -> None:
+def _authorize(
+    hooks: PolicyHooks, policy: RoutePolicy, principal: Principal, view_args: Mapping[str, Any]
+) -> None:
     if principal.kind not in policy.principals:
         raise WrongPrincipalKind(policy.principals)
     if policy.tenant_param is not None:
@@ -193,8 +159,7 @@ def _authorize(policy: RoutePolicy, principal: Principal, view_args: Mapping[str
             # caller is a platform operator, whose platform permission stands in.
             if not principal.holds(policy.platform_bypass):
                 raise NotFound()
-            tenant_exists: TenantExists = current_app.extensions[TENANT_EXISTS]
-            if not tenant_exists(tenant_id):
+            if not hooks.tenant_exists(tenant_id):
                 raise NotFound()
             return
     missing = principal.missing(policy.permissions)
@@ -272,21 +237,17 @@ def require(
 def tenant_scoped(
     *permissions: Permission,
     tenant_param: str = "tid",
-    owner: OwnerLoader | None = None,
-    owner_override: Permission | None = None,
+    ownership: Ownership | None = None,
     field_permissions: Mapping[str, Permission] | None = None,
     strict_input: bool = True,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """The path's tenant must be the caller's (else 404), and the caller must hold `permissions`.
 
-    With `owner`, the caller must also own the target unless they hold `owner_override`.
+    With `ownership`, the caller must also own the target unless they hold its override.
     `field_permissions` name body fields that need a further permission when sent.
     """
     if not permissions:
         raise TypeError("tenant_scoped() needs at least one permission")
-    if (owner is None) != (owner_override is None):
-        raise TypeError("owner and owner_override go together")
-    ownership = Ownership(owner, owner_override) if owner and owner_override else None
     return _guard(
         RoutePolicy(
             token=TokenKind.ACCESS,

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from policies.decorators import CLIENT_AUTHENTICATOR, TENANT_EXISTS, TOKEN_STATE_CHECK, policy_of
+from policies.decorators import policy_of
+from policies.hooks import is_initialised
 from policies.rules import RoutePolicy
 
 IMPLICIT_METHODS = frozenset({"HEAD", "OPTIONS"})
@@ -49,13 +50,6 @@ def route_policies(app: Flask) -> list[RouteEntry]:
 
 
 def ensure_every_route_guarded(app: Flask) -> list[RouteEntry]:
-    if TOKEN_STATE_CHECK not in app.extensions:
-        raise UnguardedRouteError("no token state check is registered; tokens could not be revoked")
-    if TENANT_EXISTS not in app.extensions:
-        raise UnguardedRouteError("no tenant lookup is registered; platform routes could not scope")
-    entries = route_policies(app)
-    if any(e.policy.client_credentials for e in entries) and CLIENT_AUTHENTICATOR not in app.extensions:
-        raise UnguardedRouteError(
-            "a route admits client credentials but no client authenticator is registered"
-        )
-    return entries
+    if not is_initialised(app):
+        raise UnguardedRouteError("policies.init_app(app, hooks) was not called; no route could be enforced")
+    return route_policies(app)

@@ -128,3 +128,31 @@ def test_a_client_token_has_no_session_to_log_out_or_list(client, db):
     assert client.post("/auth/logout", headers=bearer(token)).status_code == 403
     assert client.get("/auth/sessions", headers=bearer(token)).status_code == 403
     assert client.get("/auth/me", headers=bearer(token)).status_code == 200
+
+
+def _session_events(db, action: str) -> list[tuple]:
+    rows = db.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
+    return [(e.tenant_id, e.actor_id, e.target_type, e.target_id) for e in rows]
+
+
+def test_each_way_a_session_ends_is_audited_with_its_tenant_and_session(client, db, bob, login):
+    """One helper ends a session, marks the revocation and records it (logout, ending one's
+    own session); someone else's session is a 404 that records nothing."""
+    first, second = login(bob), login(bob)
+    sessions = client.get("/auth/sessions", headers=bearer(first["access_token"])).get_json()["items"]
+    other = next(s["id"] for s in sessions if not s["current"])
+    intruder = UserFactory(tenant=bob.tenant)
+
+    assert (
+        client.delete(f"/auth/sessions/{other}", headers=bearer(login(intruder)["access_token"])).status_code
+        == 404
+    )
+    assert _session_events(db, "auth.session.revoked") == []
+    assert client.delete(f"/auth/sessions/{other}", headers=bearer(first["access_token"])).status_code == 204
+    assert client.post("/auth/logout", headers=bearer(first["access_token"])).status_code == 204
+
+    expected = (bob.tenant_id, str(bob.id), "session")
+    assert [e[:3] for e in _session_events(db, "auth.session.revoked")] == [expected]
+    assert _session_events(db, "auth.session.revoked")[0][3] == other
+    assert [e[:3] for e in _session_events(db, "auth.logout")] == [expected]
+    assert client.get("/auth/me", headers=bearer(second["access_token"])).status_code == 401

@@ -108,10 +108,8 @@ def login(
         record(
             session,
             AuditAction.LOGIN_SUCCEEDED,
-            tenant_id=tenant.id,
             actor_id=user.id,
-            target_type="session",
-            target_id=login_session.id,
+            target=login_session,
         )
     return pair
 
@@ -208,43 +206,54 @@ def refresh(session: Session, principal: Principal, settings: Settings) -> Token
 
 def _end_session_on_reuse(session: Session, principal: Principal) -> None:
     with unit_of_work(session):
-        session.execute(
-            update(LoginSession)
-            .where(LoginSession.id == principal.session_id, LoginSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow(), revoked_reason="refresh_reuse")
-            .execution_options(synchronize_session=False)
-        )
-        mark_revocation(session)
-        record(
+        _revoke_session(
             session,
-            AuditAction.REFRESH_REUSE_DETECTED,
-            tenant_id=principal.tenant_id,
-            actor=principal,
-            target_type="session",
-            target_id=principal.session_id,
+            principal,
+            principal.session_id,
+            reason="refresh_reuse",
+            action=AuditAction.REFRESH_REUSE_DETECTED,
             outcome="failure",
         )
+
+
+def _revoke_session(
+    session: Session,
+    principal: Principal,
+    session_id: uuid.UUID | None,
+    *,
+    reason: str,
+    action: AuditAction,
+    owner_id: uuid.UUID | None = None,
+    outcome: str = "success",
+) -> None:
+    """End one login session, mark the revocation (its tokens fail at once) and audit it, in
+    the caller's unit of work. With `owner_id`, only that user's open session ends, and any
+    other (someone else's, a missing or an ended one) is a 404 with nothing marked."""
+    stmt = update(LoginSession).where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
+    if owner_id is not None:
+        stmt = stmt.where(LoginSession.user_id == owner_id)
+    ended = session.execute(
+        stmt.values(revoked_at=utcnow(), revoked_reason=reason).execution_options(synchronize_session=False)
+    ).rowcount
+    if owner_id is not None and not ended:
+        raise NotFound()
+    mark_revocation(session)
+    record(
+        session,
+        action,
+        principal,
+        tenant_id=principal.tenant_id,
+        target_type="session",
+        target_id=session_id,
+        outcome=outcome,
+    )
 
 
 def logout(session: Session, principal: Principal) -> None:
     if principal.session_id is None:
         raise NotAUser()  # a client has no session to end; revoking it is DELETE .../clients/{id}
     with unit_of_work(session):
-        session.execute(
-            update(LoginSession)
-            .where(LoginSession.id == principal.session_id, LoginSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow(), revoked_reason="logout")
-            .execution_options(synchronize_session=False)
-        )
-        mark_revocation(session)
-        record(
-            session,
-            AuditAction.LOGOUT,
-            tenant_id=principal.tenant_id,
-            actor=principal,
-            target_type="session",
-            target_id=principal.session_id,
-        )
+        _revoke_session(session, principal, principal.session_id, reason="logout", action=AuditAction.LOGOUT)
 
 
 def whoami(session: Session, principal: Principal) -> tuple[User | None, Tenant]:
@@ -346,26 +355,13 @@ def end_session(session: Session, principal: Principal, session_id: uuid.UUID) -
     """End one of the caller's own sessions; anyone else's is a 404, like a missing one."""
     user = _own_user(session, principal)
     with unit_of_work(session):
-        ended = session.execute(
-            update(LoginSession)
-            .where(
-                LoginSession.id == session_id,
-                LoginSession.user_id == user.id,
-                LoginSession.revoked_at.is_(None),
-            )
-            .values(revoked_at=utcnow(), revoked_reason="ended_by_user")
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if not ended:
-            raise NotFound()
-        mark_revocation(session)
-        record(
+        _revoke_session(
             session,
-            AuditAction.SESSION_REVOKED,
-            tenant_id=principal.tenant_id,
-            actor=principal,
-            target_type="session",
-            target_id=session_id,
+            principal,
+            session_id,
+            reason="ended_by_user",
+            action=AuditAction.SESSION_REVOKED,
+            owner_id=user.id,
         )
 
 
@@ -387,10 +383,8 @@ def change_password(
             record(
                 session,
                 AuditAction.PASSWORD_CHANGED,
-                tenant_id=principal.tenant_id,
                 actor=principal,
-                target_type="user",
-                target_id=user.id,
+                target=user,
                 outcome="failure",
                 details={"reason": "wrong_current_password"},
             )
@@ -401,9 +395,7 @@ def change_password(
         record(
             session,
             AuditAction.PASSWORD_CHANGED,
-            tenant_id=principal.tenant_id,
             actor=principal,
-            target_type="user",
-            target_id=user.id,
+            target=user,
             details={"other_sessions_ended": ended},
         )

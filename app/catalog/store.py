@@ -78,7 +78,7 @@ def current_catalog(session: Session) -> Catalog:
 
 
 def application_names() -> frozenset[str]:
-    """For the policy layer (policies.decorators.APPLICATION_CATALOG): the names defined now."""
+    """For the policy layer (policies.PolicyHooks.application_catalog): the names defined now."""
     from app.database import db_session
 
     return frozenset(current_catalog(db_session()).application)

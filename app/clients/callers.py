@@ -1,4 +1,4 @@
-"""For the policy layer (policies.decorators.CLIENT_AUTHENTICATOR): a client authenticating in
+"""For the policy layer (policies.PolicyHooks.client_authenticator): a client authenticating in
 the request itself (RFC 6749 §2.3), with its effective scopes now."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from app.clients.oauth import client_credentials_from_request, invalid_client, r
 from app.database import db_session
 from app.security.token_state import token_state_checker
 from models import Tenant
-from policies.decorators import ClientCaller
+from policies.hooks import ClientCaller
 
 
 def request_client() -> ClientCaller | None:

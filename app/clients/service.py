@@ -130,10 +130,8 @@ def create_client(
         record(
             session,
             AuditAction.CLIENT_CREATED,
-            tenant_id=tenant_id,
-            actor=actor,
-            target_type="client",
-            target_id=client.id,
+            actor,
+            target=client,
             details={"client_id": client.client_id, "name": name, "scopes": client.scopes},
         )
     return client, secret
@@ -157,10 +155,8 @@ def rotate_secret(
         record(
             session,
             AuditAction.CLIENT_SECRET_ROTATED,
-            tenant_id=tenant_id,
-            actor=actor,
-            target_type="client",
-            target_id=client.id,
+            actor,
+            target=client,
             details={"client_id": client.client_id},
         )
     return client, secret
@@ -175,13 +171,7 @@ def revoke_client(session: Session, tenant_id: uuid.UUID, client_uuid: uuid.UUID
         _ensure_holds_scopes(session, actor, client, "revoke")
         client.revoked_at = utcnow()
         record(
-            session,
-            AuditAction.CLIENT_REVOKED,
-            tenant_id=tenant_id,
-            actor=actor,
-            target_type="client",
-            target_id=client.id,
-            details={"client_id": client.client_id},
+            session, AuditAction.CLIENT_REVOKED, actor, target=client, details={"client_id": client.client_id}
         )
 
 
@@ -236,10 +226,8 @@ def update_client(
         record(
             session,
             AuditAction.CLIENT_UPDATED,
-            tenant_id=tenant_id,
-            actor=actor,
-            target_type="client",
-            target_id=client.id,
+            actor,
+            target=client,
             details={"client_id": client.client_id, **details},
         )
     session.refresh(client)
@@ -417,10 +405,8 @@ def _record_as_client(session: Session, action: AuditAction, client: Client, **k
     record(
         session,
         action,
-        tenant_id=client.tenant_id,
         actor_id=client.client_id,
         actor_type=PrincipalKind.CLIENT.value,
-        target_type="client",
-        target_id=client.id,
+        target=client,
         **kwargs,
     )

@@ -17,13 +17,13 @@ from app.projects.schemas import (
     ProjectUpdate,
 )
 from app.schemas import PROBLEM_RESPONSES, TenantPath, page_of
-from policies import Permission, current_principal, tenant_scoped
+from policies import Ownership, Permission, current_principal, tenant_scoped
 
 bp = APIBlueprint(
     "projects", __name__, url_prefix="/tenants/<uuid:tid>/projects", abp_tags=[Tag(name="projects")]
 )
 
-OWNER_RULE = {"owner": service.owner_of, "owner_override": Permission.PROJECTS_MANAGE}
+OWNED = Ownership(service.owner_of, Permission.PROJECTS_MANAGE)
 
 
 def out(project: Any) -> dict[str, Any]:
@@ -55,14 +55,14 @@ def get_project(path: ProjectPath) -> dict[str, Any]:
 
 
 @bp.patch("/<uuid:pid>", responses={200: ProjectOut, 409: None, **PROBLEM_RESPONSES})
-@tenant_scoped(Permission.PROJECTS_WRITE, **OWNER_RULE)
+@tenant_scoped(Permission.PROJECTS_WRITE, ownership=OWNED)
 def rename_project(path: ProjectPath, body: ProjectUpdate) -> dict[str, Any]:
     """Rename a project: its owner, or a holder of projects:manage."""
     return out(service.rename_project(db_session(), path.tid, path.pid, body.name, current_principal()))
 
 
 @bp.delete("/<uuid:pid>", responses={204: None, **PROBLEM_RESPONSES})
-@tenant_scoped(Permission.PROJECTS_WRITE, **OWNER_RULE)
+@tenant_scoped(Permission.PROJECTS_WRITE, ownership=OWNED)
 def delete_project(path: ProjectPath) -> tuple[str, int]:
     """Delete a project: its owner, or a holder of projects:manage."""
     service.delete_project(db_session(), path.tid, path.pid, current_principal())

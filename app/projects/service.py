@@ -45,14 +45,7 @@ def create_project(session: Session, tenant_id: uuid.UUID, name: str, actor: Pri
         project = Project(tenant_id=tenant_id, name=name, owner_id=owner)
         session.add(project)
         flush_or_conflict(session, DUPLICATE_NAME)
-        record(
-            session,
-            AuditAction.PROJECT_CREATED,
-            tenant_id=tenant_id,
-            actor=actor,
-            target_type="project",
-            target_id=project.id,
-        )
+        record(session, AuditAction.PROJECT_CREATED, actor, target=project)
     return project
 
 
@@ -66,10 +59,8 @@ def rename_project(
         record(
             session,
             AuditAction.PROJECT_UPDATED,
-            tenant_id=tenant_id,
-            actor=actor,
-            target_type="project",
-            target_id=project.id,
+            actor,
+            target=project,
             details={"name": {"from": old_name, "to": name}},
         )
     return project
@@ -79,12 +70,4 @@ def delete_project(session: Session, tenant_id: uuid.UUID, project_id: uuid.UUID
     with unit_of_work(session):
         project = get_in_tenant(session, Project, tenant_id, project_id)
         session.delete(project)
-        record(
-            session,
-            AuditAction.PROJECT_DELETED,
-            tenant_id=tenant_id,
-            actor=actor,
-            target_type="project",
-            target_id=project_id,
-            details={"name": project.name},
-        )
+        record(session, AuditAction.PROJECT_DELETED, actor, target=project, details={"name": project.name})

@@ -59,10 +59,8 @@ def put_resource(
         record(
             session,
             AuditAction.RESOURCE_CREATED if created else AuditAction.RESOURCE_REPLACED,
-            tenant_id=tenant_id,
-            actor=actor,
-            target_type="resource",
-            target_id=resource.id,
+            actor,
+            target=resource,
             details={"type": type, "id": external_id, "owner_id": str(owner_id) if owner_id else None},
         )
     return resource, created
@@ -77,9 +75,7 @@ def delete_resource(
         record(
             session,
             AuditAction.RESOURCE_DELETED,
-            tenant_id=tenant_id,
-            actor=actor,
-            target_type="resource",
-            target_id=resource.id,
+            actor,
+            target=resource,
             details={"type": type, "id": external_id},
         )

@@ -65,10 +65,8 @@ def create_role(
         record(
             session,
             AuditAction.ROLE_CREATED,
-            tenant_id=tenant_id,
-            actor=actor,
-            target_type="role",
-            target_id=role.id,
+            actor,
+            target=role,
             details={"name": name, "permissions": {"added": wanted, "removed": []}},
         )
     return role
@@ -122,15 +120,7 @@ def update_role(
             # Holders' tokens carry the role's name and permissions: make them refresh (API.md,
             # "Immediate effect").
             invalidate_access_tokens(session, _holder_ids(session, role))
-        record(
-            session,
-            AuditAction.ROLE_UPDATED,
-            tenant_id=tenant_id,
-            actor=actor,
-            target_type="role",
-            target_id=role.id,
-            details=details,
-        )
+        record(session, AuditAction.ROLE_UPDATED, actor, target=role, details=details)
     return role
 
 
@@ -154,10 +144,8 @@ def delete_role(session: Session, tenant_id: uuid.UUID, role_id: uuid.UUID, *, a
         record(
             session,
             AuditAction.ROLE_DELETED,
-            tenant_id=tenant_id,
             actor=actor,
-            target_type="role",
-            target_id=role_id,
+            target=role,
             details={
                 "name": role.name,
                 "permissions": {"added": [], "removed": carried},

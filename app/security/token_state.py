@@ -28,7 +28,6 @@ from sqlalchemy import bindparam, select, update
 from app.database import db_session, unit_of_work
 from app.security.revocation import database_epoch
 from models import Client, LoginSession, Tenant, TenantStatus, User, utcnow
-from policies import TOKEN_STATE_CHECK
 from policies.principal import Principal, PrincipalKind
 from policies.problems import TenantSuspended, Unauthenticated
 
@@ -178,7 +177,6 @@ def _load(principal: Principal, epoch: int, now: float) -> TokenState:
 def init_token_state(app: Flask) -> TokenStateChecker:
     checker = TokenStateChecker()
     app.extensions[EXTENSION] = checker
-    app.extensions[TOKEN_STATE_CHECK] = checker
     return checker
 
 

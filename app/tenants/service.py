@@ -42,13 +42,7 @@ def create_tenant(session: Session, slug: str, name: str, actor: Principal) -> T
         except IntegrityError:
             raise Conflict(DUPLICATE_SLUG) from None
         record(
-            session,
-            AuditAction.TENANT_CREATED,
-            tenant_id=tenant.id,
-            actor=actor,
-            target_type="tenant",
-            target_id=tenant.id,
-            details={"slug": slug, "name": name},
+            session, AuditAction.TENANT_CREATED, actor, target=tenant, details={"slug": slug, "name": name}
         )
     return tenant
 
@@ -123,12 +117,4 @@ def _lock_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
 def _record_change(
     session: Session, tenant: Tenant, actor: Principal, action: AuditAction, details: dict[str, object]
 ) -> None:
-    record(
-        session,
-        action,
-        tenant_id=tenant.id,
-        actor=actor,
-        target_type="tenant",
-        target_id=tenant.id,
-        details=details,
-    )
+    record(session, action, actor, target=tenant, details=details)

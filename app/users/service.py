@@ -129,10 +129,8 @@ def create_user(
         record(
             session,
             AuditAction.USER_CREATED,
-            tenant_id=tenant.id,
-            actor=actor,
-            target_type="user",
-            target_id=user.id,
+            actor,
+            target=user,
             details={"username": username, "email": email, "roles": _names(granted)},
         )
         # A duplicate (even one committed a moment ago by a concurrent request) is a 409.
@@ -188,28 +186,13 @@ def update_user(
             user.is_active = True
             changed.append("is_active")
         if changed:
-            record(
-                session,
-                AuditAction.USER_UPDATED,
-                tenant_id=tenant.id,
-                actor=actor,
-                target_type="user",
-                target_id=user.id,
-                details={"changed": changed},
-            )
+            record(session, AuditAction.USER_UPDATED, actor, target=user, details={"changed": changed})
         if is_active is False and user.is_active:
             _keep_an_administrator(session, tenant, user, losing=user.role_names)
             user.is_active = False
             revoke_sessions(session, user.id, reason="deactivated")
             invalidate_access_tokens(session, [user.id])  # and their clients' (no revival later)
-            record(
-                session,
-                AuditAction.USER_DEACTIVATED,
-                tenant_id=tenant.id,
-                actor=actor,
-                target_type="user",
-                target_id=user.id,
-            )
+            record(session, AuditAction.USER_DEACTIVATED, actor, target=user)
     return user
 
 
@@ -242,13 +225,7 @@ def replace_roles(
         user.memberships = kept + added
         flush_or_conflict(session, ROLES_CHANGED_CONCURRENTLY)  # a role deleted meanwhile: 409
         record(
-            session,
-            AuditAction.USER_ROLES_CHANGED,
-            tenant_id=tenant.id,
-            actor=actor,
-            target_type="user",
-            target_id=user.id,
-            details={"from": before, "to": after},
+            session, AuditAction.USER_ROLES_CHANGED, actor, target=user, details={"from": before, "to": after}
         )
         invalidate_access_tokens(session, [user.id])
     return user
@@ -261,15 +238,7 @@ def delete_user(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID, acto
         user = get_in_tenant(session, User, tenant_id, user_id)
         _ensure_may_manage(session, actor, tenant, user)
         _keep_an_administrator(session, tenant, user, losing=user.role_names)
-        record(
-            session,
-            AuditAction.USER_DELETED,
-            tenant_id=tenant.id,
-            actor=actor,
-            target_type="user",
-            target_id=user.id,
-            details={"username": user.username},
-        )
+        record(session, AuditAction.USER_DELETED, actor, target=user, details={"username": user.username})
         invalidate_access_tokens(session, [user.id])  # their clients' tokens, until re-owned
         session.delete(user)
 
