@@ -148,7 +148,7 @@ SINGLE_IN_BATCH_DOC = {
         "action": ACTION,
         "resource": RESOURCE,
         "context": CONTEXT,
-        "evaluations": {"anyOf": [{"type": "array", "maxItems": 0}, {"type": "null"}]},
+        "evaluations": {"anyOf": [{"type": "array", "maxItems": 0, "items": {}}, {"type": "null"}]},
         "options": OPTIONS,
     },
 }
