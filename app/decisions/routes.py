@@ -124,35 +124,33 @@ OPTIONS = {
         {"type": "null"},
     ]
 }
-# A batch: each item inherits whichever of subject, action, resource and context it omits,
-# and an entity's type and id it lacks (null: no default). An item that is not a valid
-# evaluation is decided false with reason_code invalid_request while the others are decided.
-BATCH_DOC = {
+# A batch, or (no `evaluations`, an empty or a null one) one evaluation of the top-level
+# fields (AuthZEN). In a batch each item inherits whichever of subject, action, resource and
+# context it omits, and an entity's type and id it lacks (null: no default); an item that is
+# not a valid evaluation is decided false with reason_code invalid_request.
+EVALUATIONS_DOC = {
     "type": "object",
-    "required": ["evaluations"],
     "properties": {
         "subject": {"anyOf": [_entity([], "type", "id"), {"type": "null"}]},
         "action": {"anyOf": [_entity([], "name"), {"type": "null"}]},
         "resource": {"anyOf": [_entity([], "type", "id"), {"type": "null"}]},
         "context": CONTEXT,
-        "evaluations": {"type": "array", "minItems": 1, "maxItems": MAX_EVALUATIONS, "items": {}},
+        "evaluations": {
+            "anyOf": [{"type": "array", "maxItems": MAX_EVALUATIONS, "items": {}}, {"type": "null"}]
+        },
         "options": OPTIONS,
     },
+    "anyOf": [
+        {
+            "required": ["evaluations"],
+            "properties": {"evaluations": {"type": "array", "minItems": 1, "items": {}}},
+        },
+        {
+            "required": ["subject", "action", "resource"],
+            "properties": {"subject": SUBJECT, "action": ACTION, "resource": RESOURCE},
+        },
+    ],
 }
-# Without a batch (no `evaluations`, an empty or a null one): one evaluation (AuthZEN).
-SINGLE_IN_BATCH_DOC = {
-    "type": "object",
-    "required": ["subject", "action", "resource"],
-    "properties": {
-        "subject": SUBJECT,
-        "action": ACTION,
-        "resource": RESOURCE,
-        "context": CONTEXT,
-        "evaluations": {"anyOf": [{"type": "array", "maxItems": 0, "items": {}}, {"type": "null"}]},
-        "options": OPTIONS,
-    },
-}
-EVALUATIONS_DOC = {"anyOf": [BATCH_DOC, SINGLE_IN_BATCH_DOC]}
 SEARCH_SUBJECT_DOC = _request(
     ["subject", "action", "resource"],
     subject=_entity(["type"], "type", "id", ignored="id"),
