@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
 from policies.catalog import BUILTIN_NAMES, is_application_name
@@ -31,6 +31,19 @@ def omittable() -> Any:
     """The default of a body field `T | None` that may be left out but is never null (the
     model's validators refuse one): the document offers no null either."""
     return Field(default=None, json_schema_extra=_never_null)
+
+
+def _refuse_null(cls: type, value: Any) -> Any:
+    # Runs only for values actually sent: leaving a field out keeps it, `null` is no value.
+    if value is None:
+        raise PydanticCustomError("not_null", "may be left out, but not null")
+    return value
+
+
+def never_null(*fields: str) -> Any:
+    """A partial update's validator: `fields` may be left out, never sent as null
+    (`_not_null = never_null("name", ...)` in the model's body; pair with `omittable()`)."""
+    return field_validator(*fields, mode="before")(classmethod(_refuse_null))  # type: ignore[arg-type]
 
 
 # A partial update: at least one field (the model's own validator says which).

@@ -7,7 +7,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.schemas import AT_LEAST_ONE_FIELD, NO_CONTROL, Out, PageQuery, StrictBody, omittable
+from app.schemas import AT_LEAST_ONE_FIELD, NO_CONTROL, Out, PageQuery, StrictBody, never_null, omittable
 from policies.catalog import BUILTIN_NAMES, PERMISSION_NAME, is_application_name
 
 Description = Annotated[str, StringConstraints(max_length=500, pattern=NO_CONTROL)]
@@ -45,12 +45,7 @@ class PermissionUpdate(StrictBody):
     owner_override: PermissionName | None = None
     member: bool | None = omittable()
 
-    @field_validator("description", "member", mode="before")
-    @classmethod
-    def _not_null(cls, value: object) -> object:
-        if value is None:
-            raise PydanticCustomError("null", "may be left out but not null")
-        return value
+    _not_null = never_null("description", "member")
 
     @model_validator(mode="after")
     def _not_empty(self) -> Self:

@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.schemas import Name, Out, PermissionNames, StrictBody, TenantPath
+from app.schemas import Name, Out, PermissionNames, StrictBody, TenantPath, never_null
 
 
 class ClientPath(TenantPath):
@@ -30,12 +30,7 @@ class ClientUpdate(StrictBody):
     scopes: PermissionNames | None = None
     owner_id: uuid.UUID | None = None
 
-    @field_validator("name", "scopes", "owner_id", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise PydanticCustomError("not_null", "may be left out, but not null")
-        return value
+    _not_null = never_null("name", "scopes", "owner_id")
 
     @model_validator(mode="after")
     def _changes_something(self) -> ClientUpdate:

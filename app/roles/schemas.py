@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     Field,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -21,6 +20,7 @@ from app.schemas import (
     PermissionNames,
     StrictBody,
     TenantPath,
+    never_null,
     omittable,
 )
 from policies import BuiltinRole
@@ -64,12 +64,7 @@ class RoleUpdate(StrictBody):
     description: Description | None = omittable()
     permissions: PermissionNames | None = omittable()
 
-    @field_validator("name", "description", "permissions", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise PydanticCustomError("not_null", "may be left out, but not null")
-        return value
+    _not_null = never_null("name", "description", "permissions")
 
     @model_validator(mode="after")
     def _changes_something(self) -> RoleUpdate:

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from app.schemas import AT_LEAST_ONE_FIELD, Name, Out, PageQuery, StrictBody, omittable
+from app.schemas import AT_LEAST_ONE_FIELD, Name, Out, PageQuery, StrictBody, never_null, omittable
 from models import PLATFORM_TENANT_SLUG
 from models.tenant import TENANT_SLUG_PATTERN, TenantStatus
 
@@ -31,12 +31,7 @@ class TenantUpdate(StrictBody):
     name: Name | None = omittable()
     status: TenantStatus | None = omittable()
 
-    @field_validator("name", "status", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("may be left out, but not null")
-        return value
+    _not_null = never_null("name", "status")
 
     @model_validator(mode="after")
     def _not_empty(self) -> Self:

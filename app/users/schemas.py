@@ -5,11 +5,11 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints
 
-from app.schemas import NO_CONTROL, PageQuery, StrictBody, TenantPath, omittable
+from app.schemas import NO_CONTROL, PageQuery, StrictBody, TenantPath, never_null, omittable
 from app.security.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.security.usernames import username_problem
 from models import User, username_key
@@ -74,13 +74,7 @@ class UserUpdate(StrictBody):
     is_active: bool | None = omittable()
     password: Password | None = omittable()
 
-    @field_validator("is_active", "password", mode="before")
-    @classmethod
-    def _not_null(cls, value: Any) -> Any:
-        # Runs only for values actually sent: leaving a field out keeps it, `null` is no value.
-        if value is None:
-            raise ValueError("must not be null; leave the field out to keep it")
-        return value
+    _not_null = never_null("is_active", "password")
 
 
 class RolesReplace(StrictBody):
