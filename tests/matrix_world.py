@@ -7,9 +7,12 @@ a custom role, an integration client and an audit event. Path parameters name th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import jwt
 
 from app.audit import AuditAction, record
 from policies import BUILTIN_ROLE_PERMISSIONS, BuiltinRole, Permission
@@ -131,3 +134,29 @@ PATH_VALUES: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
     "type": lambda world, claims: "invoices",
     "resource_id": lambda world, claims: "inv-1",
 }
+
+
+def verified_claims(app: Any, access_token: str) -> dict[str, Any]:
+    """The claims of one of our test tokens, verified with the app's active key."""
+    key = app.extensions["authz.keyring"].active
+    return jwt.decode(
+        access_token,
+        key.verification_material,
+        [key.algorithm],
+        issuer="https://authz.test",
+        audience="https://authz.test",
+    )
+
+
+PATH_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+def url_of(rule: str, world: dict[str, Any], claims: dict[str, Any]) -> str:
+    """A route's rule with each path parameter filled from the world (PATH_VALUES)."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert name in PATH_VALUES, f"add a value for the path parameter <{name}> to PATH_VALUES"
+        return str(PATH_VALUES[name](world, claims))
+
+    return PATH_PARAMETER.sub(value, rule)

@@ -11,14 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import jwt
 import pytest
 
 from app import create_app
 from app.settings import Settings
 from policies import PrincipalKind, RouteEntry, TokenKind, route_policies
 from tests.conftest import bearer
-from tests.matrix_world import ACTORS, PATH_VALUES, TARGET_TENANT, Actor, build_world
+from tests.matrix_world import ACTORS, TARGET_TENANT, Actor, build_world, url_of, verified_claims
 from tests.samples import all_bodies
 
 # An app built only to read its routes at collection time: nothing is written anywhere.
@@ -94,17 +93,8 @@ def test_route_answers_what_its_policy_declares(app, client, login, world, entry
         tokens = login(world["users"][actor.name])
         token_kind = "refresh_token" if entry.policy.token is TokenKind.REFRESH else "access_token"
         headers = bearer(tokens[token_kind])
-        key = app.extensions["authz.keyring"].active
-        claims = jwt.decode(
-            tokens["access_token"],
-            key.verification_material,
-            [key.algorithm],
-            issuer="https://authz.test",
-            audience="https://authz.test",
-        )
-    url = entry.rule
-    for name in re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", entry.rule):
-        url = re.sub(rf"<(?:[^:<>]+:)?{name}>", str(PATH_VALUES[name](world, claims)), url)
+        claims = verified_claims(app, tokens["access_token"])
+    url = url_of(entry.rule, world, claims)
     view = _routes_app.view_functions[entry.endpoint]
     # Views that parse their own body (form-encoded OAuth endpoints) list a sample too.
     needs_body = "body" in getattr(view, "__annotations__", {}) or entry.endpoint in VALID_BODIES

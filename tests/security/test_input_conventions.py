@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import typing
 from typing import Any
 
-import jwt
 import pytest
 from flask_openapi3 import APIBlueprint
 from pydantic import BaseModel, ConfigDict
@@ -21,7 +19,7 @@ from policies import RouteEntry, TokenKind, public, route_policies
 from policies.rules import RoutePolicy
 from tests.conftest import bearer
 from tests.factories import LoginSessionFactory, UserFactory
-from tests.matrix_world import PATH_VALUES, build_world
+from tests.matrix_world import build_world, url_of, verified_claims
 from tests.samples import all_bodies
 
 _routes_app = create_app(
@@ -58,18 +56,7 @@ def operator_tokens(world, login) -> dict[str, Any]:
 
 
 def _url(app, entry: RouteEntry, world: dict[str, Any], tokens: dict[str, Any]) -> str:
-    key = app.extensions["authz.keyring"].active
-    claims = jwt.decode(
-        tokens["access_token"],
-        key.verification_material,
-        [key.algorithm],
-        issuer="https://authz.test",
-        audience="https://authz.test",
-    )
-    url = entry.rule
-    for name in re.findall(r"<(?:[^:<>]+:)?([^<>]+)>", entry.rule):
-        url = re.sub(rf"<(?:[^:<>]+:)?{name}>", str(PATH_VALUES[name](world, claims)), url)
-    return url
+    return url_of(entry.rule, world, verified_claims(app, tokens["access_token"]))
 
 
 def _headers(entry: RouteEntry, tokens: dict[str, Any]) -> dict[str, str]:
