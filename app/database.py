@@ -164,7 +164,12 @@ def init_app(app: Flask, url: str, timeout: float | None = None) -> Database:
 
 
 def database() -> Database:
-    return current_app.extensions[EXTENSION]
+    return database_of(current_app)
+
+
+def database_of(app: Flask) -> Database:
+    database: Database = app.extensions[EXTENSION]
+    return database
 
 
 def db_session() -> Session:

@@ -82,6 +82,12 @@ def request_id() -> str | None:
     return g.get("request_id") if has_request_context() else None
 
 
+def request_seconds() -> float | None:
+    """Seconds since the current request entered the app (None before our first hook)."""
+    started = g.get("request_started")
+    return time.perf_counter() - started if started is not None else None
+
+
 def init_request_logging(app: Flask) -> None:
     """Register first, so that every later hook and error already has the request id."""
 
@@ -96,7 +102,7 @@ def init_request_logging(app: Flask) -> None:
         if "request_id" not in g:  # a response made before our first hook ran
             g.request_id = uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = g.request_id
-        started = g.get("request_started")
-        duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+        seconds = request_seconds()
+        duration_ms = round(seconds * 1000, 2) if seconds is not None else None
         REQUEST_LOG.info("request", extra={"status": response.status_code, "duration_ms": duration_ms})
         return response

@@ -7,9 +7,9 @@ makes it) and the scrape sums them; a single process counts in memory.
 from __future__ import annotations
 
 import os
-import time
+from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -18,6 +18,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+
+from app.logs import request_seconds
 
 REQUESTS = Counter("authz_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -36,19 +38,34 @@ RATE_LIMITED = Counter(
 )
 
 
+class RequestMetrics:
+    """The latency and count series of each (method, route, status), looked up once: a
+    `labels()` call costs more than the observation itself."""
+
+    def __init__(self) -> None:
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float | None) -> None:
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (
+                LATENCY.labels(method, route),
+                REQUESTS.labels(method, route, str(status)),
+            )
+        if seconds is not None:
+            series[0].observe(seconds)
+        series[1].inc()
+
+
 def init_metrics(app: Flask) -> None:
-    @app.before_request
-    def _start_timer() -> None:
-        g.metrics_started = time.perf_counter()
+    metrics = RequestMetrics()
 
     @app.after_request
     def _count(response: Response) -> Response:
         # The route template, never the raw path: ids would explode the label space.
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        started = g.get("metrics_started")
-        if started is not None:
-            LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        metrics.observe(request.method, route, response.status_code, request_seconds())
         return response
 
 

@@ -20,7 +20,7 @@ from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from policies.binding import RequestModels
 from policies.catalog import BUILTIN_NAMES, Permission
 from policies.hooks import ClientCaller, PolicyHooks, current_hooks
-from policies.principal import Principal, PrincipalKind
+from policies.principal import Principal, PrincipalKind, principal_of
 from policies.problems import NotFound, PermissionDenied, Problem, Unauthenticated, WrongPrincipalKind
 from policies.rules import Ownership, RoutePolicy, TokenKind
 
@@ -81,7 +81,7 @@ def enforce(policy: RoutePolicy, view_args: Mapping[str, Any]) -> Principal | No
         if not _bearer_presented():
             raise Unauthenticated("Authenticate as a client, or with an access token.", error=None)
     verify_jwt_in_request(refresh=policy.token is TokenKind.REFRESH)
-    principal = Principal.from_claims(get_jwt())
+    principal = principal_of(get_jwt())
     hooks.token_state_check(principal)
     principal = _in_catalog_now(hooks, principal)
     g.authz_principal = principal

@@ -6,7 +6,7 @@ import enum
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from policies.catalog import parse_permissions
 from policies.problems import Unauthenticated
@@ -25,6 +25,24 @@ REQUIRED_CLAIMS = (
     "permissions",
     "authz_ver",
 )
+
+
+class VerifiedClaims(dict[str, Any]):
+    """The claims of a verified token, shared by every request that presents the same token
+    string (app.security.token_cache): read-only, and carrying the Principal built from them
+    once (`principal_of`), so a repeated token costs no claim parsing."""
+
+    __slots__ = ("principal",)
+
+    def __init__(self, claims: Mapping[str, Any]) -> None:
+        super().__init__(claims)
+        self.principal: Principal | None = None
+
+    def _read_only(self, *_args: Any, **_kwargs: Any) -> NoReturn:
+        raise TypeError("verified claims are read-only; copy them with dict(claims)")
+
+    __setitem__ = __delitem__ = _read_only
+    clear = pop = popitem = setdefault = update = __ior__ = _read_only  # type: ignore[assignment]
 
 
 class PrincipalKind(enum.StrEnum):
@@ -124,3 +142,13 @@ class Principal:
             session_id=session_id,
             permissions_partial=partial,
         )
+
+
+def principal_of(claims: Mapping[str, Any]) -> Principal:
+    """The Principal of verified `claims`: built once per verified token string."""
+    if isinstance(claims, VerifiedClaims):
+        principal = claims.principal
+        if principal is None:
+            principal = claims.principal = Principal.from_claims(claims)
+        return principal
+    return Principal.from_claims(claims)

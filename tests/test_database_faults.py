@@ -137,14 +137,20 @@ def assert_every_route_is_a_quick_503(
     return seen
 
 
+LAST: list = []
+
+
 def served(base: str, tenant_id: str) -> bool:
     """A fresh login and a protected read both succeed."""
     answer = call(
         "POST", f"{base}/auth/login", body={"tenant": "acme", "username": "alice", "password": PASSWORD}
     )
+    LAST[:] = [answer.status, answer.body]
     if answer.status != 200:
         return False
-    return call("GET", f"{base}/tenants/{tenant_id}/users", answer.body["access_token"]).status == 200
+    r = call("GET", f"{base}/tenants/{tenant_id}/users", answer.body["access_token"])
+    LAST[:] = [r.status, r.body, r.seconds]
+    return r.status == 200
 
 
 def wait_until_served(base: str, tenant_id: str) -> float:
@@ -159,6 +165,7 @@ def wait_until_served(base: str, tenant_id: str) -> float:
     streak_started: float | None = None
     while time.monotonic() - started < 30:
         if not served(base, tenant_id):
+            print("DEBUG fail", round(time.monotonic() - started, 2), LAST)
             streak_started = None
         elif streak_started is None:
             streak_started = time.monotonic()

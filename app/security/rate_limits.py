@@ -53,6 +53,15 @@ class AppLimiter(Limiter):
         super().init_app(app)
         app.extensions[EXTENSION] = self._limiter
 
+    def _check_request_limit(self, callable_name: str | None = None, in_middleware: bool = True) -> None:
+        """Flask-Limiter calls this before every request (in the middleware) and again from
+        each limit decorator. Every limit of ours is declared on its view, so the middleware
+        call would only look for default, application or blueprint limits, which we never
+        set (`init_rate_limits` refuses them): skipping it spares every request that work."""
+        if in_middleware:
+            return
+        super()._check_request_limit(callable_name, in_middleware)
+
     @property
     def limiter(self) -> RateLimiter:
         if self._storage_dead and self._fallback_limiter is not None:
@@ -84,6 +93,8 @@ def init_rate_limits(app: Flask, settings: Settings) -> None:
         RATELIMIT_STORAGE_OPTIONS=storage_options,
     )
     limiter.init_app(app)
+    if limiter.limit_manager.default_limits or limiter.limit_manager.application_limits:
+        raise RuntimeError("every rate limit is declared on its view (see AppLimiter)")
     app.register_error_handler(RateLimitExceeded, _render_refusal)
     if not settings.rate_limits_enabled:
         app.extensions[EXTENSION + ".off"] = True

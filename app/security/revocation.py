@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import Session, UOWTransaction
 
-from app.database import database
+from app.database import Database
 from models import EPOCH_ROW_ID, Client, LoginSession, Tenant, TokenStateEpoch, User
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,9 @@ BUMP = (
 )
 
 
-def database_epoch() -> int:
+def database_epoch(database: Database) -> int:
     """One primary-key read on an autocommit connection (no session needed)."""
-    return int(database().read_one(CURRENT_SQL))
+    return int(database.read_one(CURRENT_SQL))
 
 
 def mark_revocation(session: Session) -> None:

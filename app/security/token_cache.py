@@ -14,11 +14,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from policies.principal import VerifiedClaims
+
 
 @dataclass(frozen=True, slots=True)
 class VerifiedToken:
     header: dict[str, Any]
-    claims: dict[str, Any]
+    claims: VerifiedClaims
     kid: str
 
 

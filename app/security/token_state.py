@@ -25,7 +25,7 @@ from datetime import datetime
 from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import bindparam, select, update
 
-from app.database import db_session, unit_of_work
+from app.database import Database, database_of, db_session, unit_of_work
 from app.security.revocation import database_epoch
 from models import Client, LoginSession, Tenant, TenantStatus, User, utcnow
 from policies.principal import Principal, PrincipalKind
@@ -78,7 +78,9 @@ def revoked() -> Unauthenticated:
 
 
 class TokenStateChecker:
-    def __init__(self) -> None:
+    def __init__(self, database: Database) -> None:
+        # Bound at start-up: the per-request path looks nothing up through `current_app`.
+        self._database = database
         self._cache: OrderedDict[tuple[str, ...], TokenState] = OrderedDict()
         self._lock = threading.Lock()
         self._last_used_written: dict[tuple[str, str], float] = {}
@@ -105,10 +107,13 @@ class TokenStateChecker:
 
     def current_epoch(self) -> int:
         """The revocation epoch, read once per request (other epoch-keyed caches share it)."""
-        if has_request_context() and "authz_epoch" in g:
-            return int(g.authz_epoch)
-        epoch = database_epoch()
-        if has_request_context():
+        in_request = has_request_context()
+        if in_request:
+            epoch: int | None = g.get("authz_epoch")
+            if epoch is not None:
+                return epoch
+        epoch = database_epoch(self._database)
+        if in_request:
             g.authz_epoch = epoch
         return epoch
 
@@ -175,7 +180,7 @@ def _load(principal: Principal, epoch: int, now: float) -> TokenState:
 
 
 def init_token_state(app: Flask) -> TokenStateChecker:
-    checker = TokenStateChecker()
+    checker = TokenStateChecker(database_of(app))
     app.extensions[EXTENSION] = checker
     return checker
 

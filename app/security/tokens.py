@@ -25,10 +25,13 @@ from flask_jwt_extended.config import config as jwt_config
 from flask_jwt_extended.tokens import _encode_jwt
 
 from app.errors import render_problem
+from app.security import jwt_seams
 from app.security.claim_budget import fit_claims
+from app.security.jwt_seams import remember_verified_header
 from app.security.keys import KeyRing
 from app.security.token_cache import VerifiedToken, VerifiedTokenCache
 from app.settings import Settings
+from policies.principal import VerifiedClaims
 from policies.problems import Unauthenticated
 
 EXTENSION = "authz.keyring"
@@ -211,10 +214,13 @@ class HardenedJWTManager(JWTManager):
         if not allow_expired:
             cached = self.verified.get(encoded_token, leeway, ring.kids)
             if cached is not None:
-                return dict(cached.claims)
+                remember_verified_header(encoded_token, cached.header)
+                return cached.claims
         header, claims = _verify(encoded_token, ring, self.audiences)
-        self.verified.put(encoded_token, VerifiedToken(header, claims, header["kid"]))
-        return dict(claims)
+        entry = VerifiedToken(header, VerifiedClaims(claims), header["kid"])
+        self.verified.put(encoded_token, entry)
+        remember_verified_header(encoded_token, header)
+        return entry.claims
 
 
 def _verify(
@@ -272,6 +278,7 @@ def configure_jwt(app: Flask, settings: Settings, ring: KeyRing) -> JWTManager:
         JWT_DECODE_LEEWAY=settings.token_leeway,
         JWT_VERIFY_SUB=True,
     )
+    jwt_seams.install()
     manager = HardenedJWTManager(app, TokenAudiences.of(settings))
     manager.encode_key_loader(lambda _identity: key_ring().active.signing_material)
     _register_token_error_loaders(manager)
