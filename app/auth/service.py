@@ -72,11 +72,15 @@ def login(
         count_refusal(LOGIN_BY_ACCOUNT)
         backoff.pace.wait_like_a_failure()  # as long as a failure takes, with no work
         raise RateLimited(math.ceil(wait))
-    row = session.execute(
-        select(Tenant, User)
-        .outerjoin(User, (User.tenant_id == Tenant.id) & (User.username_key == username_key(username)))
-        .where(Tenant.slug == tenant_slug)
-    ).one_or_none()
+    try:
+        row = session.execute(
+            select(Tenant, User)
+            .outerjoin(User, (User.tenant_id == Tenant.id) & (User.username_key == username_key(username)))
+            .where(Tenant.slug == tenant_slug)
+        ).one_or_none()
+    except BaseException:
+        backoff.store.refund(account)  # no verdict (the database did not answer): not counted
+        raise
     tenant, user = (row.Tenant, row.User) if row else (None, None)
     matched = passwords.verify(user.password_hash if user else None, password)
     reason = _failure_reason(tenant, user, matched)

@@ -81,6 +81,11 @@ class BackoffStore(Protocol):
 
     def succeeded(self, account: str) -> None: ...
 
+    def refund(self, account: str) -> None:
+        """Uncount the attempt just admitted: it got no verdict (the database could not
+        answer), so an outage never throttles the users who retried through it."""
+        ...
+
 
 class MemoryBackoff:
     """One process's counts (each worker counts alone: see the README's note on workers)."""
@@ -107,6 +112,18 @@ class MemoryBackoff:
     def succeeded(self, account: str) -> None:
         with self._lock:
             self._accounts.pop(account, None)
+
+    def refund(self, account: str) -> None:
+        with self._lock:
+            state = self._accounts.get(account)
+            if state is None:
+                return
+            attempts, _, seen = state
+            if attempts <= 1:
+                del self._accounts[account]
+                return
+            attempts -= 1
+            self._accounts[account] = (attempts, seen + self._policy.wait_after(attempts), seen)
 
     def _forget_oldest(self) -> None:
         oldest = sorted(self._accounts.items(), key=lambda item: item[1][2])[: MAX_MEMORY_ACCOUNTS // 10]
@@ -135,6 +152,24 @@ redis.call('HSET', KEYS[1], 'attempts', attempts, 'allowed_at', tostring(now + w
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
 return '0'
 """
+# KEYS[1] the account; ARGV free, base, max. One attempt uncounted, its wait recomputed.
+REFUND = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts')) or 0
+if attempts <= 1 then
+  redis.call('DEL', KEYS[1])
+  return '0'
+end
+attempts = attempts - 1
+local free = tonumber(ARGV[1])
+local wait = 0
+if attempts > free then
+  wait = math.min(tonumber(ARGV[2]) * 2 ^ (attempts - free - 1), tonumber(ARGV[3]))
+end
+redis.call('HSET', KEYS[1], 'attempts', attempts, 'allowed_at', tostring(now + wait))
+return '0'
+"""
 
 
 class RedisBackoff:
@@ -147,6 +182,7 @@ class RedisBackoff:
             url, socket_timeout=0.3, socket_connect_timeout=0.3, retry=Retry(NoBackoff(), 1)
         )
         self._admit = self._redis.register_script(ADMIT)
+        self._refund = self._redis.register_script(REFUND)
         self._fallback = MemoryBackoff(policy)
 
     def admit(self, account: str) -> float:
@@ -165,6 +201,15 @@ class RedisBackoff:
         # On an outage the count expires with the account's forget period.
         with contextlib.suppress(redis.RedisError):
             self._redis.delete(self._prefix + account)
+
+    def refund(self, account: str) -> None:
+        self._fallback.refund(account)
+        policy = self._policy
+        with contextlib.suppress(redis.RedisError):
+            self._refund(
+                keys=[self._prefix + account],
+                args=[policy.free_failures, policy.base_seconds, policy.max_seconds],
+            )
 
 
 class FailurePace:

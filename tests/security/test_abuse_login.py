@@ -320,3 +320,28 @@ def test_x_forwarded_for_is_ignored_unless_a_proxy_is_trusted(make_client, make_
         for n in range(31)
     ]
     assert 429 not in statuses(behind_proxy)  # the proxy's entry is each client's own address
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_an_attempt_without_a_verdict_is_not_counted(storage):
+    """An attempt that met a database outage (503) got no verdict: it is refunded, so the
+    users who retried through an outage are not throttled after it. Real counts, both stores."""
+    from app.security.login_backoff import BackoffPolicy, MemoryBackoff, RedisBackoff
+
+    policy = BackoffPolicy(free_failures=2, base_seconds=60, max_seconds=60, forget_seconds=900)
+    if storage == "redis":
+        url = os.environ.get("AUTHZ_TEST_REDIS_URL")
+        if not url:
+            pytest.skip("set AUTHZ_TEST_REDIS_URL (CI does) to test with Redis")
+        store = RedisBackoff(url, f"test-{uuid.uuid4().hex}", policy)
+    else:
+        store = MemoryBackoff(policy)
+    account = f"account-{uuid.uuid4().hex}"
+
+    for _ in range(10):  # ten attempts that each met the outage
+        assert store.admit(account) == 0
+        store.refund(account)
+    assert store.admit(account) == 0  # a real failure now: the first counted one
+    assert store.admit(account) == 0  # the second: still free
+    assert store.admit(account) == 0  # the third is counted and sets the wait
+    assert store.admit(account) > 0
