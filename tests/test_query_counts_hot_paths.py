@@ -317,7 +317,8 @@ def test_introspection_does_not_grow_with_roles_clients_or_users(client, db, acm
 
     labels = ("1 role", "2,001 roles, 1,001 clients")
     # The calling client, its tenant, the epoch, the client's owner and the owner's roles with
-    # their grants (its bound); a token seen for the first time, its state (its session) too.
+    # their grants (its bound); for a token seen for the first time, its state too (its session
+    # with its user and tenant, one query).
     assert_constant(
         "POST /auth/introspect (a token seen for the first time)",
         dict(zip(labels, (small[0], large[0]), strict=True)),
@@ -483,7 +484,7 @@ def test_a_mixed_batch_does_not_grow_with_its_items(
         }
 
     costs = {
-        f"{n} items": batch_cost(app, client, count_queries, auth_headers(pep), [item(i) for i in range(n)])
+        f"{n:,} items": batch_cost(app, client, count_queries, auth_headers(pep), [item(i) for i in range(n)])
         for n in (10, 100, 1000)
     }
 
@@ -576,7 +577,7 @@ def test_subject_search_does_not_grow_with_users_clients_or_roles(
         ("50 users, 25 clients", "1,051 users (those found holding 51 roles), 2,025 clients"),
         small,
         large,
-        at_most=3,
+        at_most=3 if body["subject"]["type"] == "client" else 2,
     )
 
 
