@@ -217,9 +217,9 @@ def main() -> None:
                 "AUTHZ_KEY_DIR": f"{tmp}/keys",
                 "AUTHZ_ISSUER": "https://bench",
                 # The benchmark is one address hammering one account and one client.
-                "AUTHZ_LOGIN_LIMIT_PER_ADDRESS": "100000000 per minute",
-                "AUTHZ_TOKEN_LIMIT_PER_ADDRESS": "100000000 per minute",
-                "AUTHZ_TOKEN_LIMIT_PER_CLIENT": "100000000 per minute",
+                "AUTHZ_LOGIN_LIMIT_PER_ADDRESS": "100000000 per second",
+                "AUTHZ_TOKEN_LIMIT_PER_ADDRESS": "100000000 per second",
+                "AUTHZ_TOKEN_LIMIT_PER_CLIENT": "100000000 per second",
             }
             if os.environ.get("AUTHZ_BENCH_REDIS_URL"):
                 env |= {"AUTHZ_REDIS_URL": os.environ["AUTHZ_BENCH_REDIS_URL"], "AUTHZ_REDIS_PREFIX": "bench"}

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.catalog.store import current_catalog
@@ -66,19 +66,31 @@ def client_permissions(
     )
 
 
+# The owner's row with each of their grants (built once: it runs on every token request).
+OWNER_GRANTS = (
+    select(User.is_active, Role.name, Role.builtin, RolePermission.permission)
+    .select_from(User)
+    .outerjoin(UserRole, UserRole.user_id == User.id)
+    .outerjoin(Role, and_(Role.id == UserRole.role_id, Role.tenant_id == User.tenant_id))
+    # A grant carrying a condition counts for nothing until conditions are evaluated (ROADMAP).
+    .outerjoin(RolePermission, and_(RolePermission.role_id == Role.id, RolePermission.condition.is_(None)))
+    .where(User.id == bindparam("owner_id"), User.tenant_id == bindparam("tenant_id"))
+)
+
+
 def owner_permissions(
-    session: Session, owner_id: uuid.UUID | None, catalog: Catalog
+    session: Session, owner_id: uuid.UUID | None, tenant: Tenant, catalog: Catalog
 ) -> frozenset[str] | None:
-    """What the owner holds now (their roles, in their own tenant); None when the owner is
-    gone or inactive."""
+    """What the owner holds now (their roles in `tenant`, the client's, which is the owner's
+    own: app.clients.service checks it when a client is owned); None when the owner is gone
+    or inactive. One query: the owner's row with each of their grants."""
     if owner_id is None:
         return None
-    row = session.execute(
-        select(User, Tenant).join(Tenant, Tenant.id == User.tenant_id).where(User.id == owner_id)
-    ).one_or_none()
-    if row is None or not row.User.is_active:
+    rows = session.execute(OWNER_GRANTS, {"owner_id": owner_id, "tenant_id": tenant.id}).all()
+    if not rows or not rows[0].is_active:
         return None
-    return user_access(session, row.User.id, row.Tenant, catalog).permissions
+    grants = [(row.name, row.builtin, row.permission) for row in rows if row.name is not None]
+    return access_from_rows(catalog, grants, in_platform_tenant=tenant.is_platform).permissions
 
 
 def effective_scopes(
@@ -87,7 +99,7 @@ def effective_scopes(
     """The client's scopes that its owner still holds, through the one derivation
     (policies.derivation: catalog, platform-only permissions); None when it has no active owner."""
     catalog = catalog or current_catalog(session)
-    held = owner_permissions(session, client.created_by, catalog)
+    held = owner_permissions(session, client.created_by, tenant, catalog)
     if held is None:
         return None
     return client_permissions(catalog, client, in_platform_tenant=tenant.is_platform, owner_bound=held)

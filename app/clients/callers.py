@@ -10,7 +10,6 @@ from app.clients import service
 from app.clients.oauth import client_credentials_from_request, invalid_client, request_params
 from app.database import db_session
 from app.security.token_state import token_state_checker
-from models import Tenant
 from policies.hooks import ClientCaller
 
 
@@ -24,12 +23,11 @@ def request_client() -> ClientCaller | None:
         return None
     session = db_session()
     try:
-        client = service.authenticate_client(
+        client, tenant = service.authenticate_client(
             session, client_id=credentials.client_id, client_secret=credentials.client_secret
         )
     except service.ClientAuthenticationFailed:
         raise invalid_client() from None
-    tenant = session.get_one(Tenant, client.tenant_id)
     # Bounded by its owner now; no active owner, no scope.
     scopes = effective_scopes(session, client, tenant) or frozenset()
     token_state_checker().touch_client(client.client_id, client.tenant_id)  # its own last_used_at only

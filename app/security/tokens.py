@@ -13,14 +13,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import jwt
 from flask import Flask, Response, current_app
-from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, get_jti
+from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token
 from flask_jwt_extended.config import config as jwt_config
 from flask_jwt_extended.tokens import _encode_jwt
 
@@ -145,19 +145,28 @@ def key_ring() -> KeyRing:
 def issue_pair(subject: str, claims: TokenClaims) -> TokenPair:
     key_ring().refresh()  # sign with the newest key once a rotation happened on disk
     extra = claims.as_additional_claims()
-    headers = {"kid": key_ring().active.kid}
-    access = create_access_token(identity=subject, additional_claims=extra, additional_headers=headers)
-    refresh = create_refresh_token(identity=subject, additional_claims=extra, additional_headers=headers)
+    access, _ = _signed(create_access_token, subject, extra)
+    refresh, refresh_jti = _signed(create_refresh_token, subject, extra)
     ttl = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
-    return TokenPair(access, refresh, get_jti(refresh), int(ttl.total_seconds()))
+    return TokenPair(access, refresh, refresh_jti, int(ttl.total_seconds()))
 
 
-def issue_access_token(subject: str, claims: TokenClaims) -> str:
+def issue_access_token(subject: str, claims: TokenClaims) -> tuple[str, str]:
+    """A signed access token and its `jti`."""
     key_ring().refresh()
-    headers = {"kid": key_ring().active.kid}
-    return create_access_token(
-        identity=subject, additional_claims=claims.as_additional_claims(), additional_headers=headers
+    return _signed(create_access_token, subject, claims.as_additional_claims())
+
+
+def _signed(create: Callable[..., str], subject: str, extra: dict[str, Any]) -> tuple[str, str]:
+    """Sign with the active key; the `jti` is chosen here, so that nobody has to verify the
+    token just signed to learn it (flask-jwt-extended lets a claim override its own)."""
+    jti = str(uuid.uuid4())
+    token = create(
+        identity=subject,
+        additional_claims={**extra, "jti": jti},
+        additional_headers={"kid": key_ring().active.kid},
     )
+    return token, jti
 
 
 class HardenedJWTManager(JWTManager):
