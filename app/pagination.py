@@ -32,8 +32,16 @@ def paginate(
         after = tuple_(*decode_cursor(cursor))
         stmt = stmt.where(keyset < after if newest_first else keyset > after)
     order = (model.created_at.desc(), model.id.desc()) if newest_first else (model.created_at, model.id)
-    rows = list(session.scalars(stmt.order_by(*order).limit(limit + 1)).unique())
+    page = stmt.order_by(*order).limit(limit + 1)
+    # A select of one model yields its objects; a select of columns (a list that needs no
+    # ORM objects), its rows. Either way each carries `created_at` and `id`.
+    rows = list(session.scalars(page).unique()) if _selects_one_entity(stmt) else list(session.execute(page))
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
     return rows[:limit], encode_cursor(last.created_at, last.id)
+
+
+def _selects_one_entity(stmt: Select[Any]) -> bool:
+    descriptions = stmt.column_descriptions
+    return len(descriptions) == 1 and descriptions[0]["expr"] is descriptions[0]["entity"]

@@ -92,7 +92,7 @@ class UserOut(BaseModel):
     last_login_at: datetime | None
 
     @classmethod
-    def of(cls, user: User) -> UserOut:
+    def of(cls, user: User | UserListed) -> UserOut:
         """Field by field: the password hash is never read into a response."""
         return cls(
             id=user.id,

@@ -12,9 +12,12 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, lazyload, selectinload
+from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record
 from app.auth.service import invalidate_access_tokens, revoke_sessions
@@ -47,6 +50,31 @@ UNCHANGED = Unchanged.UNCHANGED
 # ---------------------------------------------------------------------------- reading
 
 
+@dataclass(frozen=True, slots=True)
+class UserListed:
+    """A user as a list shows it: read as columns (no ORM object, never the password hash)."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    username: str
+    email: str | None
+    is_active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+    role_names: list[str]
+
+
+LISTED_COLUMNS = (
+    User.id,
+    User.tenant_id,
+    User.username,
+    User.email,
+    User.is_active,
+    User.created_at,
+    User.last_login_at,
+)
+
+
 def list_users(
     session: Session,
     tenant_id: uuid.UUID,
@@ -56,17 +84,13 @@ def list_users(
     is_active: bool | None = None,
     limit: int = 20,
     cursor: str | None = None,
-) -> tuple[list[User], str | None]:
+) -> tuple[list[UserListed], str | None]:
     """One page of the tenant's users, oldest first, each with its role names.
 
-    Roles come in one more query for the whole page (never one per user); the roles'
-    permissions, which Role loads eagerly elsewhere, are not needed here.
+    Two queries whatever the page holds: the page's columns, then the role names of all its
+    users (never one query per user, and no ORM objects: a page is read, not changed).
     """
-    stmt: Select[tuple[User]] = (
-        select(User)
-        .where(User.tenant_id == tenant_id)
-        .options(selectinload(User.memberships).joinedload(UserRole.role).options(lazyload(Role.grants)))
-    )
+    stmt: Select[Any] = select(*LISTED_COLUMNS).where(User.tenant_id == tenant_id)
     if q is not None:
         stmt = stmt.where(
             or_(
@@ -84,7 +108,17 @@ def list_users(
         stmt = stmt.where(User.id.in_(holders))
     if is_active is not None:
         stmt = stmt.where(User.is_active.is_(is_active))
-    return paginate(session, stmt, User, limit, cursor)
+    rows, next_cursor = paginate(session, stmt, User, limit, cursor)
+    roles: dict[uuid.UUID, list[str]] = {row.id: [] for row in rows}
+    if roles:
+        memberships = session.execute(
+            select(UserRole.user_id, Role.name)
+            .join(Role, Role.id == UserRole.role_id)
+            .where(UserRole.tenant_id == tenant_id, UserRole.user_id.in_(list(roles)))
+        )
+        for user_id, name in memberships:
+            roles[user_id].append(name)
+    return [UserListed(*row, role_names=sorted(roles[row.id])) for row in rows], next_cursor
 
 
 def get_user(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
