@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record, record_login_failure
@@ -260,14 +260,20 @@ def logout(session: Session, principal: Principal) -> None:
         _revoke_session(session, principal, principal.session_id, reason="logout", action=AuditAction.LOGOUT)
 
 
+# Built once: /auth/me runs it on every call.
+USER_WITH_TENANT = (
+    select(User, Tenant)
+    .join(Tenant, Tenant.id == User.tenant_id)
+    .where(User.id == bindparam("user_id"), User.tenant_id == bindparam("tenant_id"))
+)
+
+
 def whoami(session: Session, principal: Principal) -> tuple[User | None, Tenant]:
     """The caller's user (None for a client) and tenant, in one query."""
     if principal.session_id is None:
         return None, session.get_one(Tenant, principal.tenant_id)
     row = session.execute(
-        select(User, Tenant)
-        .join(Tenant, Tenant.id == User.tenant_id)
-        .where(User.id == principal.subject_uuid, User.tenant_id == principal.tenant_id)
+        USER_WITH_TENANT, {"user_id": principal.subject_uuid, "tenant_id": principal.tenant_id}
     ).one()
     return row.User, row.Tenant
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field, StringConstraints
 
@@ -13,6 +13,9 @@ from app.schemas import NO_CONTROL, PageQuery, StrictBody, TenantPath, never_nul
 from app.security.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from app.security.usernames import username_problem
 from models import User, username_key
+
+if TYPE_CHECKING:
+    from app.users.service import UserListed
 
 MAX_USERNAME_LENGTH = 150  # the width of users.username and users.username_key
 MAX_ROLES_PER_REQUEST = 100
