@@ -46,6 +46,14 @@ def resolve_tenant_slug(requested: str | None, settings: Settings) -> str:
     return slug
 
 
+# The tenant a login names, with the user it names if there is one (built once).
+TENANT_WITH_USER = (
+    select(Tenant, User)
+    .outerjoin(User, (User.tenant_id == Tenant.id) & (User.username_key == bindparam("username_key")))
+    .where(Tenant.slug == bindparam("slug"))
+)
+
+
 def login(
     session: Session,
     passwords: Passwords,
@@ -74,9 +82,7 @@ def login(
         raise RateLimited(math.ceil(wait))
     try:
         row = session.execute(
-            select(Tenant, User)
-            .outerjoin(User, (User.tenant_id == Tenant.id) & (User.username_key == username_key(username)))
-            .where(Tenant.slug == tenant_slug)
+            TENANT_WITH_USER, {"slug": tenant_slug, "username_key": username_key(username)}
         ).one_or_none()
     except BaseException:
         backoff.store.refund(account)  # no verdict (the database did not answer): not counted
@@ -118,15 +124,20 @@ def login(
     return pair
 
 
+TENANT_STATUS_KEY_SHARED = (
+    select(Tenant.status)
+    .where(Tenant.id == bindparam("tenant_id"))
+    .with_for_update(read=True, key_share=True)
+)
+
+
 def _ensure_still_active(session: Session, tenant: Tenant) -> None:
     """Suspension ends the tenant's sessions (app.tenants.service); a session opened while
     it commits would escape it and live on after reactivation. The tenant's row, locked
     FOR KEY SHARE until this login commits, makes the two wait for each other: a login after
     the suspension sees it, a suspension after the login ends its session. (SQLite: the
     unit of work is the one writer already.)"""
-    status = session.scalar(
-        select(Tenant.status).where(Tenant.id == tenant.id).with_for_update(read=True, key_share=True)
-    )
+    status = session.scalar(TENANT_STATUS_KEY_SHARED, {"tenant_id": tenant.id})
     if status != TenantStatus.ACTIVE:
         # The same answer as any login on a suspended tenant: no password oracle (issue 15).
         raise InvalidCredentials()

@@ -26,20 +26,22 @@ class Access:
     permissions: frozenset[str]
 
 
+# A user's roles with each of their grants (built once: login, refresh and decisions run it).
+USER_GRANTS = (
+    select(Role.name, Role.builtin, RolePermission.permission)
+    .join(UserRole, UserRole.role_id == Role.id)
+    # A grant carrying a condition counts for nothing until conditions are evaluated (ROADMAP).
+    .outerjoin(RolePermission, and_(RolePermission.role_id == Role.id, RolePermission.condition.is_(None)))
+    .where(UserRole.user_id == bindparam("user_id"), Role.tenant_id == bindparam("tenant_id"))
+)
+
+
 def user_access(
     session: Session, user_id: uuid.UUID, tenant: Tenant, catalog: Catalog | None = None
 ) -> Access:
     """A user's role names and effective permissions now: one query (plus the cached catalog)."""
     catalog = catalog or current_catalog(session)
-    rows = session.execute(
-        select(Role.name, Role.builtin, RolePermission.permission)
-        .join(UserRole, UserRole.role_id == Role.id)
-        # A grant carrying a condition counts for nothing until conditions are evaluated (ROADMAP).
-        .outerjoin(
-            RolePermission, and_(RolePermission.role_id == Role.id, RolePermission.condition.is_(None))
-        )
-        .where(UserRole.user_id == user_id, Role.tenant_id == tenant.id)
-    ).all()
+    rows = session.execute(USER_GRANTS, {"user_id": user_id, "tenant_id": tenant.id}).all()
     return access_from_rows(catalog, rows, in_platform_tenant=tenant.is_platform)
 
 
