@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, g
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import UpdateBase
 
 from app.database_bounds import CONNECT_TIMEOUT_SECONDS, bound_waits, postgres_connect_args
 from app.errors import Conflict
@@ -97,7 +98,7 @@ class Database:
         except (DBAPIError, self.engine.dialect.loaded_dbapi.Error):
             # raw_connection() raises the driver's own errors (psycopg's), not SQLAlchemy's.
             raise DatabaseUnavailable("The database is not answering.") from None
-        driver = connection.driver_connection
+        driver: Any = connection.driver_connection  # the DB-API driver's own connection
         if hasattr(driver, "autocommit"):
             driver.autocommit = True  # psycopg; SQLite connections are autocommit already (recipe)
         return connection
@@ -164,7 +165,8 @@ def init_app(app: Flask, url: str, timeout: float | None = None) -> Database:
 
 
 def database() -> Database:
-    return current_app.extensions[EXTENSION]
+    found: Database = current_app.extensions[EXTENSION]
+    return found
 
 
 def db_session() -> Session:
@@ -202,3 +204,8 @@ def flush_or_conflict(session: Session, detail: str) -> None:
         session.flush()
     except IntegrityError:
         raise Conflict(detail) from None
+
+
+def rows_changed(session: Session, statement: UpdateBase) -> int:
+    """How many rows an UPDATE or DELETE matched (its result is a cursor result)."""
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount

@@ -262,11 +262,11 @@ def complete_operation(
                 responses[status] = _error_response(int(status), oauth)
             else:
                 _normalise_declared(response, problem_refs)
-    for status in sorted(error_statuses(policy, operation, path)):
-        declared = responses.get(str(status))
-        generic = _error_response(status, oauth)
+    for code in sorted(error_statuses(policy, operation, path)):
+        declared = responses.get(str(code))
+        generic = _error_response(code, oauth)
         if declared is None:
-            responses[str(status)] = generic
+            responses[str(code)] = generic
             continue
         # Declared in another form as well (introspection's RFC 6749 errors): both are sent.
         for media_type, body in generic["content"].items():

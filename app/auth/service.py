@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record, record_login_failure
 from app.catalog.effective import Access, user_access
-from app.database import unit_of_work
+from app.database import rows_changed, unit_of_work
 from app.errors import FieldError, InvalidCredentials, ValidationFailed
 from app.pagination import paginate
 from app.security.login_backoff import LoginBackoff, RateLimited
@@ -171,7 +171,8 @@ def refresh(session: Session, principal: Principal, settings: Settings) -> Token
     with unit_of_work(session):
         pair = _issue(session, user, tenant, principal.session_id)
         now = utcnow()
-        rotated = session.execute(
+        rotated = rows_changed(
+            session,
             update(LoginSession)
             .where(
                 LoginSession.id == principal.session_id,
@@ -184,8 +185,8 @@ def refresh(session: Session, principal: Principal, settings: Settings) -> Token
                 last_refreshed_at=now,
                 expires_at=now + timedelta(seconds=settings.refresh_token_ttl),
             )
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .execution_options(synchronize_session=False),
+        )
         if rotated == 1:
             record(
                 session,
@@ -232,9 +233,10 @@ def _revoke_session(
     stmt = update(LoginSession).where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
     if owner_id is not None:
         stmt = stmt.where(LoginSession.user_id == owner_id)
-    ended = session.execute(
-        stmt.values(revoked_at=utcnow(), revoked_reason=reason).execution_options(synchronize_session=False)
-    ).rowcount
+    ended = rows_changed(
+        session,
+        stmt.values(revoked_at=utcnow(), revoked_reason=reason).execution_options(synchronize_session=False),
+    )
     if owner_id is not None and not ended:
         raise NotFound()
     mark_revocation(session)
@@ -283,7 +285,7 @@ def revoke_sessions(
     )
     if keep is not None:
         stmt = stmt.where(LoginSession.id != keep)
-    ended = session.execute(stmt).rowcount
+    ended = rows_changed(session, stmt)
     if ended:
         mark_revocation(session)
     return ended

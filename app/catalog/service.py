@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record
 from app.catalog.store import current_catalog
-from app.database import flush_or_conflict, unit_of_work
+from app.database import flush_or_conflict, rows_changed, unit_of_work
 from app.errors import Conflict
 from app.security.revocation import mark_revocation
 from models import ApplicationPermission, Client, RolePermission
@@ -173,11 +173,12 @@ def delete_permission(session: Session, actor: Principal | None, name: str) -> N
             raise Conflict(
                 f"It is the owner_override of {', '.join(sorted(overriding))}; change those first."
             )
-        grants = session.execute(
+        grants = rows_changed(
+            session,
             delete(RolePermission)
             .where(RolePermission.permission == name)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .execution_options(synchronize_session=False),
+        )
         clients = _strip_scope(session, name)
         session.delete(row)
         session.flush()

@@ -62,11 +62,12 @@ EXTENSION = "authz.catalog_cache"
 
 
 def catalog_cache_of(app: Flask) -> CatalogCache:
-    return app.extensions.setdefault(EXTENSION, CatalogCache())
+    cache: CatalogCache = app.extensions.setdefault(EXTENSION, CatalogCache())
+    return cache
 
 
 def catalog_cache() -> CatalogCache:
-    return catalog_cache_of(current_app)  # type: ignore[arg-type]
+    return catalog_cache_of(current_app)
 
 
 def current_catalog(session: Session) -> Catalog:

@@ -46,7 +46,6 @@ from app.scoping import get_in_tenant, get_tenant
 from app.security import client_secret_key, settings
 from app.security.tokens import TokenClaims, issue_access_token
 from models import Client, Tenant, User, utcnow
-from policies.catalog import Permission
 from policies.principal import Principal, PrincipalKind
 from policies.problems import PermissionDenied
 
@@ -151,7 +150,7 @@ def rotate_secret(
         client.secret_hash = hash_client_secret(secret, client_secret_key())
         client.secret_rotated_at = utcnow()
         # In SQL, so that two concurrent rotations both count.
-        client.authz_version = Client.authz_version + 1  # type: ignore[assignment]
+        client.authz_version = Client.authz_version + 1
         record(
             session,
             AuditAction.CLIENT_SECRET_ROTATED,
@@ -182,7 +181,7 @@ def update_client(
     actor: Principal,
     *,
     name: str | None = None,
-    scopes: Collection[Permission] | None = None,
+    scopes: Collection[str] | None = None,
     owner_id: uuid.UUID | None = None,
 ) -> Client:
     """Rename, narrow the scopes, or re-own (None leaves a field as it is).
@@ -222,7 +221,7 @@ def update_client(
             return client
         if "scopes" in details or "owner_id" in details:
             # In SQL, so that concurrent changes all count; older tokens carry the old bound.
-            client.authz_version = Client.authz_version + 1  # type: ignore[assignment]
+            client.authz_version = Client.authz_version + 1
         record(
             session,
             AuditAction.CLIENT_UPDATED,
@@ -297,7 +296,8 @@ def authenticate_client(session: Session, *, client_id: str, client_secret: str)
     matched = hmac.compare_digest(presented, row.Client.secret_hash if row else _NO_SUCH_HASH)
     if row is None:
         raise ClientAuthenticationFailed(FailureReason.UNKNOWN_CLIENT)
-    client, tenant = row.Client, row.Tenant
+    client: Client = row.Client
+    tenant: Tenant = row.Tenant
     if not matched:
         raise ClientAuthenticationFailed(FailureReason.WRONG_SECRET, client)
     if client.revoked_at is not None:

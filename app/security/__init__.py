@@ -13,13 +13,16 @@ CLIENT_SECRET_KEY = "authz.client_secret_key"
 
 
 def passwords() -> Passwords:
-    return current_app.extensions[PASSWORDS]
+    found: Passwords = current_app.extensions[PASSWORDS]
+    return found
 
 
 def settings() -> Settings:
-    return current_app.extensions[SETTINGS]
+    found: Settings = current_app.extensions[SETTINGS]
+    return found
 
 
 def client_secret_key() -> bytes:
     """The key of the HMAC that hashes integration client secrets."""
-    return current_app.extensions[CLIENT_SECRET_KEY]
+    key: bytes = current_app.extensions[CLIENT_SECRET_KEY]
+    return key

@@ -71,7 +71,8 @@ class BackoffPolicy:
         """How long the account waits after its `attempts`-th counted attempt."""
         if attempts <= self.free_failures:
             return 0.0
-        return min(self.base_seconds * 2 ** (attempts - self.free_failures - 1), self.max_seconds)
+        wait: float = min(self.base_seconds * 2 ** (attempts - self.free_failures - 1), self.max_seconds)
+        return wait
 
 
 class BackoffStore(Protocol):
@@ -223,7 +224,8 @@ class LoginBackoff:
 
 
 def login_backoff() -> LoginBackoff:
-    return current_app.extensions[EXTENSION]
+    backoff: LoginBackoff = current_app.extensions[EXTENSION]
+    return backoff
 
 
 def init_login_backoff(app: Flask, settings: Settings, verify_seconds: float) -> LoginBackoff:
@@ -234,5 +236,5 @@ def init_login_backoff(app: Flask, settings: Settings, verify_seconds: float) ->
         else MemoryBackoff(policy)
     )
     backoff = app.extensions[EXTENSION] = LoginBackoff(store, FailurePace(verify_seconds))
-    app.wsgi_app = PaceObserver(app.wsgi_app, backoff.pace)  # type: ignore[method-assign]
+    app.wsgi_app = PaceObserver(app.wsgi_app, backoff.pace)  # type: ignore[method-assign]  # Flask's middleware idiom
     return backoff

@@ -57,7 +57,8 @@ class AppLimiter(Limiter):
     def limiter(self) -> RateLimiter:
         if self._storage_dead and self._fallback_limiter is not None:
             return self._fallback_limiter  # Redis is down: per-process counts until it is back
-        return current_app.extensions[EXTENSION]
+        limiter: RateLimiter = current_app.extensions[EXTENSION]
+        return limiter
 
 
 limiter = AppLimiter(
@@ -71,7 +72,7 @@ limiter = AppLimiter(
 def init_rate_limits(app: Flask, settings: Settings) -> None:
     if settings.trusted_proxy_count:
         # Only the entries our own proxies appended are believed (werkzeug ProxyFix).
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count)  # type: ignore[method-assign]  # Flask's idiom
     storage_options: dict[str, Any] = {}
     if settings.redis_url:
         storage_options = {

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import jwt
 from flask import Flask, Response, current_app
@@ -136,7 +136,8 @@ class TokenPair:
 
 
 def key_ring() -> KeyRing:
-    return current_app.extensions[EXTENSION]
+    ring: KeyRing = current_app.extensions[EXTENSION]
+    return ring
 
 
 def issue_pair(subject: str, claims: TokenClaims) -> TokenPair:
@@ -146,15 +147,17 @@ def issue_pair(subject: str, claims: TokenClaims) -> TokenPair:
     access = create_access_token(identity=subject, additional_claims=extra, additional_headers=headers)
     refresh = create_refresh_token(identity=subject, additional_claims=extra, additional_headers=headers)
     ttl = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
-    return TokenPair(access, refresh, get_jti(refresh), int(ttl.total_seconds()))
+    # flask-jwt-extended puts a jti in every token it creates.
+    return TokenPair(access, refresh, cast(str, get_jti(refresh)), int(ttl.total_seconds()))
 
 
 def issue_access_token(subject: str, claims: TokenClaims) -> str:
     key_ring().refresh()
     headers = {"kid": key_ring().active.kid}
-    return create_access_token(
+    token: str = create_access_token(
         identity=subject, additional_claims=claims.as_additional_claims(), additional_headers=headers
     )
+    return token
 
 
 class HardenedJWTManager(JWTManager):
@@ -204,7 +207,7 @@ class HardenedJWTManager(JWTManager):
 
     def _decode_jwt_from_config(
         self, encoded_token: str, csrf_value: Any = None, allow_expired: bool = False
-    ) -> dict:
+    ) -> dict[str, Any]:
         ring = key_ring()
         ring.refresh()  # at most one stat a second: a pruned or removed key stops verifying
         leeway = current_app.config["JWT_DECODE_LEEWAY"]
@@ -249,8 +252,8 @@ def _verify(
         )
     except jwt.ExpiredSignatureError as exc:
         # flask-jwt-extended's handler reads these two attributes.
-        exc.jwt_header = header  # type: ignore[attr-defined]
-        exc.jwt_data = {}  # type: ignore[attr-defined]
+        exc.jwt_header = header  # type: ignore[attr-defined]  # set for flask-jwt-extended
+        exc.jwt_data = {}  # type: ignore[attr-defined]  # set for flask-jwt-extended
         raise
     if not audiences.accepts(str(claims.get("type")), header.get("typ"), claims.get("aud")):
         raise jwt.InvalidAudienceError("the token's type or audience is not ours")

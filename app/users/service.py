@@ -62,7 +62,7 @@ def list_users(
     Roles come in one more query for the whole page (never one per user); the roles'
     permissions, which Role loads eagerly elsewhere, are not needed here.
     """
-    stmt: Select[tuple[User]] = (
+    stmt: Select[User] = (
         select(User)
         .where(User.tenant_id == tenant_id)
         .options(selectinload(User.memberships).joinedload(UserRole.role).options(lazyload(Role.grants)))
