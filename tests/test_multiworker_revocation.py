@@ -16,10 +16,10 @@ import pytest
 from flask import Flask
 
 from app import create_app
-from app.auth.service import invalidate_access_tokens
 from app.database import database
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.security import passwords
+from app.security.revocation import invalidate_access_tokens
 from app.settings import Settings
 from models import User
 from policies import BuiltinRole

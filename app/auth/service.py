@@ -19,11 +19,11 @@ from app.security.login_backoff import LoginBackoff, RateLimited
 from app.security.password_policy import name_words, password_problem
 from app.security.passwords import Passwords
 from app.security.rate_limits import LOGIN_BY_ACCOUNT, count_refusal, login_account
-from app.security.revocation import mark_revocation
+from app.security.revocation import mark_revocation, revoke_sessions
 from app.security.token_state import revoked
 from app.security.tokens import TokenClaims, TokenPair, issue_pair
 from app.settings import Settings
-from models import Client, LoginSession, Tenant, TenantStatus, User, username_key, utcnow
+from models import LoginSession, Tenant, TenantStatus, User, username_key, utcnow
 from policies.principal import Principal, PrincipalKind
 from policies.problems import NotFound, Problem
 
@@ -268,50 +268,6 @@ def whoami(session: Session, principal: Principal) -> tuple[User | None, Tenant]
         .where(User.id == principal.subject_uuid, User.tenant_id == principal.tenant_id)
     ).one()
     return row.User, row.Tenant
-
-
-def revoke_sessions(
-    session: Session, user_id: uuid.UUID, *, reason: str, keep: uuid.UUID | None = None
-) -> int:
-    """End every open login session of a user (but `keep`); their tokens fail at once.
-
-    Part of the caller's unit of work. Returns how many sessions were ended.
-    """
-    stmt = (
-        update(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=reason)
-        .execution_options(synchronize_session=False)
-    )
-    if keep is not None:
-        stmt = stmt.where(LoginSession.id != keep)
-    ended = rows_changed(session, stmt)
-    if ended:
-        mark_revocation(session)
-    return ended
-
-
-def invalidate_access_tokens(session: Session, user_ids: list[uuid.UUID]) -> None:
-    """Make every access token of these users fail on its next request (roles changed);
-    their sessions survive and refresh into the new roles. Part of the caller's unit of work.
-
-    The tokens of the clients they own fail too: a client never holds more than its owner
-    holds now (app.clients.bounds), and its next token carries only what remains.
-    """
-    if user_ids:
-        session.execute(
-            update(User)
-            .where(User.id.in_(user_ids))
-            .values(authz_version=User.authz_version + 1)
-            .execution_options(synchronize_session=False)
-        )
-        session.execute(
-            update(Client)
-            .where(Client.created_by.in_(user_ids), Client.revoked_at.is_(None))
-            .values(authz_version=Client.authz_version + 1)
-            .execution_options(synchronize_session=False)
-        )
-        mark_revocation(session)
 
 
 class NotAUser(Problem):

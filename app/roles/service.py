@@ -11,13 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record
-from app.auth.service import invalidate_access_tokens
 from app.catalog.effective import ensure_grantable_now, held_now
 from app.catalog.store import current_catalog
 from app.database import flush_or_conflict, unit_of_work
 from app.errors import Conflict
 from app.pagination import paginate
 from app.scoping import get_in_tenant, get_tenant
+from app.security.revocation import invalidate_access_tokens
 from models import Role, RolePermission, UserRole
 from policies.principal import Principal
 from policies.problems import NotFound, PermissionDenied

@@ -17,7 +17,6 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from app.audit import AuditAction, record
-from app.auth.service import invalidate_access_tokens, revoke_sessions
 from app.catalog.effective import ensure_grantable_now, held_now, role_permissions, user_access
 from app.catalog.store import current_catalog
 from app.database import flush_or_conflict, unit_of_work
@@ -27,6 +26,7 @@ from app.provisioning import roles_by_name
 from app.scoping import get_in_tenant, get_tenant
 from app.security.password_policy import name_words, password_problem
 from app.security.passwords import Passwords, password_length_problem
+from app.security.revocation import invalidate_access_tokens, revoke_sessions
 from models import Role, Tenant, User, UserRole, username_key, username_skeleton
 from policies.catalog import BuiltinRole
 from policies.principal import Principal, PrincipalKind
