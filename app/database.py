@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
-from flask import Flask, current_app, g
+from flask import Flask, g
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,9 +15,9 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from app.database_bounds import CONNECT_TIMEOUT_SECONDS, bound_waits, postgres_connect_args
 from app.errors import Conflict
+from app.services import services
 from policies.problems import Problem
 
-EXTENSION = "authz.database"
 SQLITE_WRITE_OPTION = "authz_sqlite_write"
 DEFAULT_SQLITE_BUSY_SECONDS = 5.0
 # Autocommit readers kept between requests (each holds a pool slot).
@@ -153,7 +153,6 @@ def _use_real_sqlite_transactions(engine: Engine, busy_seconds: float) -> None:
 
 def init_app(app: Flask, url: str, timeout: float | None = None) -> Database:
     database = Database(url, timeout)
-    app.extensions[EXTENSION] = database
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
@@ -165,8 +164,7 @@ def init_app(app: Flask, url: str, timeout: float | None = None) -> Database:
 
 
 def database() -> Database:
-    found: Database = current_app.extensions[EXTENSION]
-    return found
+    return services().database
 
 
 def db_session() -> Session:

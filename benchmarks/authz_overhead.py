@@ -34,7 +34,7 @@ from pathlib import Path
 from app import create_app
 from app.database import unit_of_work
 from app.provisioning import builtin_role, create_tenant, create_user
-from app.security import PASSWORDS
+from app.services import services
 from app.settings import load_settings
 from policies import BuiltinRole
 from tests.databases import fresh_database, upgrade
@@ -60,11 +60,11 @@ def seed(env: dict[str, str]) -> tuple[str, str, str]:
     os.environ.update(env)
     app = create_app(load_settings())
     with app.app_context():
-        session = app.extensions["authz.database"].sessions()
+        session = services(app).database.sessions()
         with unit_of_work(session):
             tenant = create_tenant(session, "bench", "Bench")
             role = builtin_role(session, tenant, BuiltinRole.MEMBER)
-            hashed = app.extensions[PASSWORDS].hash(PASSWORD)
+            hashed = services(app).passwords.hash(PASSWORD)
             create_user(session, tenant, "member", hashed, roles=[role])
             create_user(
                 session, tenant, "pep", hashed, roles=[builtin_role(session, tenant, BuiltinRole.ADMIN)]

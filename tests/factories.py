@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from app.clients.service import hash_client_secret
 from app.provisioning import add_role, create_tenant, create_user, roles_by_name
-from app.security import CLIENT_SECRET_KEY, PASSWORDS
 from app.security.passwords import Passwords
 from app.security.revocation import mark_revocation
+from app.services import services
 from models import ApplicationPermission, Client, LoginSession, Project, Resource, Role, Tenant, User, utcnow
 
 DEFAULT_PASSWORD = "a-long-enough-test-password"
@@ -30,8 +30,8 @@ _bound: dict[str, Any] = {}
 
 def bind(session: Session, app: Flask) -> None:
     _bound["session"] = session
-    _bound["passwords"] = app.extensions[PASSWORDS]
-    _bound["client_secret_key"] = app.extensions[CLIENT_SECRET_KEY]
+    _bound["passwords"] = services(app).passwords
+    _bound["client_secret_key"] = services(app).client_secret_key
 
 
 def unbind() -> None:

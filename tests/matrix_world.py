@@ -15,6 +15,7 @@ from typing import Any
 import jwt
 
 from app.audit import AuditAction, record
+from app.services import services
 from policies import BUILTIN_ROLE_PERMISSIONS, BuiltinRole, Permission
 from policies.catalog import PLATFORM_PERMISSIONS
 from policies.principal import PrincipalKind
@@ -138,7 +139,7 @@ PATH_VALUES: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
 
 def verified_claims(app: Any, access_token: str) -> dict[str, Any]:
     """The claims of one of our test tokens, verified with the app's active key."""
-    key = app.extensions["authz.keyring"].active
+    key = services(app).key_ring.active
     return jwt.decode(
         access_token,
         key.verification_material,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.clients import service
 from app.clients.service import ClientAuthenticationFailed, FailureReason
-from app.security import CLIENT_SECRET_KEY
+from app.services import services
 from models import AuditEvent, Client
 from tests.factories import RoleFactory, TenantFactory, UserFactory
 
@@ -80,7 +80,7 @@ def test_the_secret_is_stored_only_as_an_hmac_under_the_client_secret_key(
 
     stored = db.scalars(select(Client).where(Client.client_id == body["client_id"])).one()
 
-    key = app.extensions[CLIENT_SECRET_KEY]
+    key = services(app).client_secret_key
     assert stored.secret_hash == hmac.new(key, body["client_secret"].encode(), hashlib.sha256).hexdigest()
     assert body["client_secret"] not in stored.secret_hash
     assert stored.created_by == admin.id

@@ -23,6 +23,7 @@ from app.database import database
 from app.database_bounds import CONNECT_TIMEOUT_SECONDS, FAIL_FAST_SECONDS
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.security import passwords
+from app.services import services
 from app.settings import Settings
 from policies import BuiltinRole
 from tests.databases import upgrade
@@ -91,7 +92,7 @@ def service(own_postgres, tmp_path_factory):
         )
         session.commit()
         tenant_id = str(tenant.id)
-    seeder.extensions["authz.database"].engine.dispose()
+    services(seeder).database.engine.dispose()
     with production_server(env, tmp / "server.log", workers=2) as base:
         yield base, tenant_id
 

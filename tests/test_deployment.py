@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
 from app.provisioning import builtin_role, create_tenant, create_user
-from app.security import PASSWORDS
+from app.services import services
 from app.settings import Settings
 from policies import BuiltinRole
 from tests.databases import upgrade
@@ -95,11 +95,11 @@ def deployment(own_postgres, tmp_path_factory):
     seeder = create_app(
         Settings(_env_file=None, database_url=url, key_dir=tmp / "keys", issuer="https://deploy.test")
     )
-    database = seeder.extensions["authz.database"]
+    database = services(seeder).database
     with seeder.app_context(), database.sessions() as session:
         tenant = create_tenant(session, "acme", "Acme")
         member = builtin_role(session, tenant, BuiltinRole.MEMBER)
-        hashed = seeder.extensions[PASSWORDS].hash(PASSWORD)
+        hashed = services(seeder).passwords.hash(PASSWORD)
         for username in USERS:
             create_user(session, tenant, username, hashed, roles=[member])
         session.commit()

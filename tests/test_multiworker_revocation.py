@@ -20,6 +20,7 @@ from app.database import database
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.security import passwords
 from app.security.revocation import invalidate_access_tokens
+from app.services import services
 from app.settings import Settings
 from models import User
 from policies import BuiltinRole
@@ -96,7 +97,7 @@ def deployment(tmp_path_factory):
             session.commit()
         with gunicorn("tests.multiworker_app:create()", env, workers=WORKERS) as base:
             yield Deployment(base, other_instance, user_ids)
-        other_instance.extensions["authz.database"].engine.dispose()
+        services(other_instance).database.engine.dispose()
 
 
 def login(deployment: Deployment, username: str) -> dict:

@@ -23,9 +23,8 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from app.clients.service import hash_client_secret
-from app.database import EXTENSION as DATABASE
 from app.provisioning import create_tenant, create_user, roles_by_name
-from app.security import CLIENT_SECRET_KEY, PASSWORDS
+from app.services import services
 from models import AuditEvent, Client, Project
 from tests.conftest import PASSWORD, bearer
 from tests.factories import ProjectFactory, TenantFactory, UserFactory
@@ -69,7 +68,7 @@ def post_credentials(integration: dict[str, Any]) -> dict[str, str]:
 
 
 def claims_of(app, token: str) -> dict[str, Any]:
-    key = app.extensions["authz.keyring"].active
+    key = services(app).key_ring.active
     return jwt.decode(
         token,
         key.verification_material,
@@ -507,9 +506,9 @@ LIVE_SECRET = "live-test-secret-" + "s" * 32
 def live(committing_app) -> Iterator[dict[str, Any]]:
     """The app served over HTTP on 127.0.0.1, on its own committing database, with a tenant,
     a project and a client whose secret is known."""
-    key = committing_app.extensions[CLIENT_SECRET_KEY]
-    passwords = committing_app.extensions[PASSWORDS]
-    with committing_app.extensions[DATABASE].sessions() as session, session.begin():
+    key = services(committing_app).client_secret_key
+    passwords = services(committing_app).passwords
+    with services(committing_app).database.sessions() as session, session.begin():
         acme = create_tenant(session, "acme", "Acme")
         (admin_role,) = roles_by_name(session, acme, ["admin"]).values()
         owner = create_user(session, acme, "admin", passwords.hash(PASSWORD), roles=[admin_role])

@@ -11,10 +11,9 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from app.database import EXTENSION as DATABASE
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.roles import service
-from app.security import PASSWORDS
+from app.services import services
 from models import AuditEvent, Role, RolePermission, User, UserRole
 from policies import BUILTIN_ROLE_PERMISSIONS, BuiltinRole, Permission, Principal, PrincipalKind
 from tests import bulk
@@ -703,9 +702,9 @@ def test_a_failed_delete_leaves_the_role_its_memberships_and_the_log_as_they_wer
 
 def seed_admin(committing_app) -> tuple[str, str]:
     """A tenant with an admin, really committed; returns (tenant id, access token)."""
-    with committing_app.extensions[DATABASE].sessions() as session, session.begin():
+    with services(committing_app).database.sessions() as session, session.begin():
         tenant = create_tenant(session, "acme", "Acme")
-        password_hash = committing_app.extensions[PASSWORDS].hash(PASSWORD)
+        password_hash = services(committing_app).passwords.hash(PASSWORD)
         create_user(
             session, tenant, "alice", password_hash, roles=[builtin_role(session, tenant, BuiltinRole.ADMIN)]
         )

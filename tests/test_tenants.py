@@ -11,9 +11,8 @@ import pytest
 from sqlalchemy import event, insert, select
 
 from app.audit import AuditAction
-from app.database import EXTENSION as DATABASE
 from app.provisioning import builtin_role, create_tenant, create_user
-from app.security import PASSWORDS
+from app.services import services
 from models import AuditEvent, Role, Tenant, utcnow
 from policies import TENANT_PERMISSIONS, BuiltinRole, Permission
 from tests.conftest import PASSWORD, bearer
@@ -547,7 +546,7 @@ def test_the_platform_tenant_cannot_be_suspended(client, db, platform, operator,
 def fail_after_audit(app) -> Iterator[Callable[[AuditAction], None]]:
     """Arm with an action: the next unit of work that writes it fails right after its audit
     event was flushed together with the change (the database then rolls both back)."""
-    sessions = app.extensions[DATABASE].sessions
+    sessions = services(app).database.sessions
     armed: set[str] = set()
 
     def fail(session, _flush_context) -> None:
@@ -620,10 +619,10 @@ def both_start_writing_together(engine) -> Iterator[None]:
 
 def operator_token(committing_app) -> str:
     """A platform admin on the committing database; returns their access token."""
-    sessions = committing_app.extensions[DATABASE].sessions
+    sessions = services(committing_app).database.sessions
     with committing_app.app_context(), sessions() as session:
         platform = create_tenant(session, "platform", "Platform")
-        password_hash = committing_app.extensions[PASSWORDS].hash(PASSWORD)
+        password_hash = services(committing_app).passwords.hash(PASSWORD)
         role = builtin_role(session, platform, BuiltinRole.PLATFORM_ADMIN)
         create_user(session, platform, "operator", password_hash, roles=[role])
         session.commit()
@@ -649,7 +648,7 @@ def concurrently(committing_app, method: str, path: str, bodies: list[dict], tok
 
 def test_concurrent_creations_of_one_slug_answer_201_and_409(committing_app):
     token = operator_token(committing_app)
-    engine = committing_app.extensions[DATABASE].engine
+    engine = services(committing_app).database.engine
     body = {"slug": "initech", "name": "Initech"}
 
     with both_start_writing_together(engine):
@@ -660,7 +659,7 @@ def test_concurrent_creations_of_one_slug_answer_201_and_409(committing_app):
 
 def test_concurrent_renames_serialise_and_audit_a_consistent_history(committing_app):
     token = operator_token(committing_app)
-    database = committing_app.extensions[DATABASE]
+    database = services(committing_app).database
     tenant_id = (
         committing_app.test_client()
         .post("/tenants", json={"slug": "initech", "name": "Initech"}, headers=bearer(token))

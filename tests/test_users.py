@@ -12,10 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from app.database import EXTENSION as DATABASE
 from app.errors import Conflict, ValidationFailed
 from app.provisioning import add_role, builtin_role, create_tenant, create_user
-from app.security import PASSWORDS
+from app.services import services
 from app.users import service
 from models import AuditEvent, LoginSession, Role, User, UserRole
 from policies import (
@@ -59,14 +58,14 @@ def headers(admin, auth_headers):
 def session(app, db):
     """A session like a request's: its own savepoint on the test's connection, so that a
     service's rollback undoes only its own work."""
-    a_session = app.extensions[DATABASE].sessions()
+    a_session = services(app).database.sessions()
     yield a_session
     a_session.close()
 
 
 @pytest.fixture
 def passwords(app):
-    return app.extensions[PASSWORDS]
+    return services(app).passwords
 
 
 def acting(user: User, permissions=ADMIN) -> Principal:
@@ -819,8 +818,8 @@ def test_a_duplicate_found_after_the_audit_row_was_added_leaves_neither(session,
 
 def seed_committed(an_app):
     """Tenant acme with an admin and a member (`bob`), committed; returns their ids."""
-    passwords = an_app.extensions[PASSWORDS]
-    with an_app.extensions[DATABASE].sessions() as seeding, seeding.begin():
+    passwords = services(an_app).passwords
+    with services(an_app).database.sessions() as seeding, seeding.begin():
         acme = create_tenant(seeding, "acme", "Acme")
         admin_role = builtin_role(seeding, acme, BuiltinRole.ADMIN)
         hashed = passwords.hash(PASSWORD)
@@ -862,7 +861,7 @@ def test_two_concurrent_demotions_cannot_both_pass(committing_app, monkeypatch):
     """The second demotion waits for the first (a row lock on PostgreSQL, the write lock on
     SQLite) and then counts the admins the first one left: none but its own target."""
     tenant_id, ids = seed_committed(committing_app)
-    sessions = committing_app.extensions[DATABASE].sessions
+    sessions = services(committing_app).database.sessions
     with sessions() as reading:
         carol = reading.get(User, ids["carol"])
         operator = acting(carol, set(Permission))

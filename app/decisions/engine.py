@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app
 from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
@@ -28,6 +27,7 @@ from app.catalog.effective import access_from_rows, client_permissions
 from app.catalog.store import current_catalog
 from app.decisions.requests import Evaluation, Malformed
 from app.security.token_state import token_state_checker
+from app.services import services
 from models import (
     PLATFORM_TENANT_SLUG,
     Client,
@@ -140,16 +140,8 @@ class SubjectCache:
             self._epoch, self._states = None, {}
 
 
-SUBJECT_CACHE = "authz.decision_subjects"
-
-
-def subject_cache_of(app: Flask) -> SubjectCache:
-    cache: SubjectCache = app.extensions.setdefault(SUBJECT_CACHE, SubjectCache())
-    return cache
-
-
 def subject_cache() -> SubjectCache:
-    return subject_cache_of(current_app)
+    return services().subject_cache
 
 
 def load_subjects(

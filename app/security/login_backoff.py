@@ -26,17 +26,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import redis
-from flask import Flask, current_app, request
+from flask import Flask, request
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from app.services import services
 from app.settings import Settings
 from policies.problems import Problem
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-EXTENSION = "authz.login_backoff"
 REQUEST_STARTED = "authz.request_started"
 FAILED_LOGIN = "authz.failed_login"
 MAX_MEMORY_ACCOUNTS = 100_000
@@ -224,8 +224,7 @@ class LoginBackoff:
 
 
 def login_backoff() -> LoginBackoff:
-    backoff: LoginBackoff = current_app.extensions[EXTENSION]
-    return backoff
+    return services().login_backoff
 
 
 def init_login_backoff(app: Flask, settings: Settings, verify_seconds: float) -> LoginBackoff:
@@ -235,6 +234,6 @@ def init_login_backoff(app: Flask, settings: Settings, verify_seconds: float) ->
         if settings.redis_url
         else MemoryBackoff(policy)
     )
-    backoff = app.extensions[EXTENSION] = LoginBackoff(store, FailurePace(verify_seconds))
+    backoff = LoginBackoff(store, FailurePace(verify_seconds))
     app.wsgi_app = PaceObserver(app.wsgi_app, backoff.pace)  # type: ignore[method-assign]  # Flask's middleware idiom
     return backoff

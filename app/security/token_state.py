@@ -22,16 +22,16 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Flask, current_app, g, has_request_context
+from flask import g, has_request_context
 from sqlalchemy import bindparam, select, update
 
 from app.database import db_session, unit_of_work
 from app.security.revocation import database_epoch
+from app.services import services
 from models import Client, LoginSession, Tenant, TenantStatus, User, utcnow
 from policies.principal import Principal, PrincipalKind
 from policies.problems import TenantSuspended, Unauthenticated
 
-EXTENSION = "authz.token_state"
 MAX_ENTRIES = 100_000
 # Entries are refreshed at least this often even when nothing was revoked.
 MAX_AGE_SECONDS = 60.0
@@ -180,12 +180,5 @@ def _load(principal: Principal, epoch: int, now: float) -> TokenState:
     return TokenState(live, client_row.authz_version, tenant_active, epoch, now)
 
 
-def init_token_state(app: Flask) -> TokenStateChecker:
-    checker = TokenStateChecker()
-    app.extensions[EXTENSION] = checker
-    return checker
-
-
 def token_state_checker() -> TokenStateChecker:
-    checker: TokenStateChecker = current_app.extensions[EXTENSION]
-    return checker
+    return services().token_state

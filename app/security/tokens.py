@@ -28,10 +28,9 @@ from app.errors import render_problem
 from app.security.claim_budget import fit_claims
 from app.security.keys import KeyRing
 from app.security.token_cache import VerifiedToken, VerifiedTokenCache
+from app.services import services
 from app.settings import Settings
 from policies.problems import Unauthenticated
-
-EXTENSION = "authz.keyring"
 
 # Claims flask-jwt-extended and PyJWT own; an additional claim must never replace one.
 REGISTERED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "type", "fresh", "csrf"})
@@ -136,8 +135,7 @@ class TokenPair:
 
 
 def key_ring() -> KeyRing:
-    ring: KeyRing = current_app.extensions[EXTENSION]
-    return ring
+    return services().key_ring
 
 
 def issue_pair(subject: str, claims: TokenClaims) -> TokenPair:
@@ -261,7 +259,6 @@ def _verify(
 
 
 def configure_jwt(app: Flask, settings: Settings, ring: KeyRing) -> JWTManager:
-    app.extensions[EXTENSION] = ring
     app.config.update(
         JWT_ALGORITHM=ring.active.algorithm.value,
         JWT_DECODE_ALGORITHMS=ring.algorithms,

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from app.security import PASSWORDS
+from app.services import services
 from models import AuditEvent
 from tests.conftest import PASSWORD, real_limits
 from tests.factories import TenantFactory, UserFactory
@@ -70,7 +70,7 @@ def verifies(api, monkeypatch):
 
 def count_verifies(api, monkeypatch):
     """How many argon2 verifies the app ran (instrumentation, not a stand-in)."""
-    passwords = api.application.extensions[PASSWORDS]
+    passwords = services(api.application).passwords
     calls = []
     original = passwords.verify
 

@@ -17,6 +17,7 @@ from app import create_app
 from app.database import database
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.security import passwords
+from app.services import services
 from app.settings import Settings
 from policies import BuiltinRole
 from tests.databases import fresh_database, upgrade
@@ -63,7 +64,7 @@ def base(tmp_path_factory):
             role = builtin_role(session, tenant, BuiltinRole.MEMBER)
             create_user(session, tenant, "bob", passwords().hash(PASSWORD), roles=[role])
             session.commit()
-        seeding.extensions["authz.database"].engine.dispose()
+        services(seeding).database.engine.dispose()
         with gunicorn("tests.multiworker_app:create()", env, workers=2) as served:
             yield served
 
