@@ -5,6 +5,11 @@
 (and in the type checker), never a `KeyError` in some later request. The per-area
 shorthands (`settings()`, `database()`, `key_ring()`, ...) read this object. The policy
 layer's hooks are wired apart, through `policies.init_app`.
+
+One convention for the area services (`app/<area>/service.py`): they take the settings,
+the password hasher and the client-secret key they need as arguments, which the route (or
+the CLI) reads here; a service never reaches for them itself, so it runs and is tested
+with whatever it is handed.
 """
 
 from __future__ import annotations

@@ -311,8 +311,8 @@ def issued(client, acme, admin, auth_headers):
 
 
 def authenticate(app, db, client_id, secret):
-    with app.app_context():
-        return service.authenticate_client(db, client_id=client_id, client_secret=secret)
+    key = services(app).client_secret_key
+    return service.authenticate_client(db, client_id=client_id, client_secret=secret, secret_key=key)
 
 
 def test_authenticate_client_returns_the_client_for_its_secret(app, db, issued):

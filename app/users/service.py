@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections.abc import Iterable
 
@@ -22,6 +21,7 @@ from app.catalog.store import current_catalog
 from app.database import flush_or_conflict, unit_of_work
 from app.errors import Conflict, FieldError, ValidationFailed
 from app.pagination import paginate
+from app.partial import UNCHANGED, Unchanged
 from app.provisioning import roles_by_name
 from app.scoping import get_in_tenant, get_tenant
 from app.security.password_policy import name_words, password_problem
@@ -35,14 +35,6 @@ from policies.problems import PermissionDenied, Problem
 DUPLICATE_USERNAME = "A user with this username, or one that looks the same, already exists in the tenant."
 ROLES_CHANGED_CONCURRENTLY = "The tenant's roles changed while the user was being saved; try again."
 
-
-class Unchanged(enum.Enum):
-    """Marks a PATCH field that was left out (as opposed to `null`, which clears it)."""
-
-    UNCHANGED = "unchanged"
-
-
-UNCHANGED = Unchanged.UNCHANGED
 
 # ---------------------------------------------------------------------------- reading
 
@@ -160,23 +152,23 @@ def update_user(
     actor: Principal,
     *,
     email: str | Unchanged | None = UNCHANGED,
-    is_active: bool | None = None,
-    password: str | None = None,
+    is_active: bool | Unchanged = UNCHANGED,
+    password: str | Unchanged = UNCHANGED,
 ) -> User:
-    """Change a user's email, active flag or password (None or UNCHANGED: leave it)."""
-    if password is not None:
+    """Change a user's email (None removes it), active flag or password (app.partial)."""
+    if password is not UNCHANGED:
         _refuse_bad_password(password)
     with unit_of_work(session):
         tenant = get_tenant(session, tenant_id)
         user = get_in_tenant(session, User, tenant_id, user_id)
-        if password is not None:
+        if password is not UNCHANGED:
             _refuse_weak_password(passwords, password, user.username, tenant)
         _ensure_may_manage(session, actor, tenant, user)
         changed: list[str] = []
         if email is not UNCHANGED and email != user.email:
             user.email = email
             changed.append("email")
-        if password is not None:
+        if password is not UNCHANGED:
             if _own_session(actor, user) is not None:
                 raise OwnPasswordNeedsCurrent()
             user.password_hash = passwords.hash(password)
