@@ -19,6 +19,8 @@ from app.services import services
 from policies.problems import Problem
 
 SQLITE_WRITE_OPTION = "authz_sqlite_write"
+# The session.info key naming the transaction begun for writing (begin_for_writing).
+WRITE_TRANSACTION = "authz.write_transaction"
 DEFAULT_SQLITE_BUSY_SECONDS = 5.0
 # Autocommit readers kept between requests (each holds a pool slot).
 MAX_IDLE_READERS = 4
@@ -178,7 +180,7 @@ def db_session() -> Session:
 @contextmanager
 def unit_of_work(session: Session) -> Iterator[Session]:
     """Commit all that happens inside, or nothing: a change and its audit event together."""
-    _begin_for_writing(session)
+    begin_for_writing(session)
     try:
         yield session
         session.commit()
@@ -187,13 +189,21 @@ def unit_of_work(session: Session) -> Iterator[Session]:
         raise
 
 
-def _begin_for_writing(session: Session) -> None:
-    """On SQLite, end the request's read transaction and begin one that holds the write lock."""
+def begin_for_writing(session: Session) -> None:
+    """On SQLite, end the request's read transaction and begin one that holds the write lock.
+
+    A write transaction already begun goes on: a route that loads its target before the
+    service's unit of work (app.projects.routes) begins it first, so that what it checked
+    is what the service changes.
+    """
     if session.get_bind().dialect.name != "sqlite":
         return
     if session.in_transaction():
+        if session.info.get(WRITE_TRANSACTION) is session.get_transaction():
+            return
         session.commit()  # only reads happened before a unit of work; nothing is lost
     session.connection(execution_options={SQLITE_WRITE_OPTION: True})
+    session.info[WRITE_TRANSACTION] = session.get_transaction()
 
 
 def flush_or_conflict(session: Session, detail: str) -> None:
