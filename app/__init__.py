@@ -60,7 +60,6 @@ def create_app(
         static_folder=None,
         instance_relative_config=True,
     )
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JSON_SORT_KEYS=False,
@@ -74,9 +73,7 @@ def create_app(
     )
     client_key = settings.client_secret_key.get_secret_value() if settings.client_secret_key else None
     database = db.init_app(
-        app,
-        settings.database_url or f"sqlite:///{Path(app.instance_path) / 'authz.db'}",
-        settings.database_timeout,
+        app, settings.database_url or _development_database(app), settings.database_timeout
     )
     key_ring = _key_ring(app, settings)
     configure_jwt(app, settings, key_ring)
@@ -146,9 +143,16 @@ def key_store(instance: Path, settings: Settings) -> KeyStore:
     return KeyStore(key_dir, settings.jwt_algorithm, settings.refresh_token_ttl + settings.token_leeway)
 
 
+def _development_database(app: Flask) -> str:
+    """The SQLite file in the instance folder (made only when no database is configured)."""
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(app.instance_path) / 'authz.db'}"
+
+
 def _development_secret(path: Path) -> str:
-    """A random secret made once and kept in the instance folder."""
+    """A random secret made once and kept in the instance folder (made only when needed)."""
     if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()

@@ -50,13 +50,14 @@ OAUTH_ERROR_CODES = [
 ]
 
 WRITE_METHODS = frozenset({"post", "put", "patch"})
-_PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+# A Flask rule's path parameter, `<converter:name>` or `<name>`; group 1 is the name.
+PATH_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _DEFAULT_OPERATION_ID = re.compile(r"_")  # flask-openapi3's own ids always hold one
 
 
 def openapi_path(rule: str) -> str:
     """`/tenants/<uuid:tid>` → `/tenants/{tid}`."""
-    return _PATH_PARAM.sub(r"{\1}", rule)
+    return PATH_PARAMETER.sub(r"{\1}", rule)
 
 
 def camel_case(name: str) -> str:

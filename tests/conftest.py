@@ -16,9 +16,11 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.services import services
 from app.settings import Settings
+from models import Tenant, User
 from tests import factories, hypothesis_profiles  # noqa: F401 (registers and loads the profile)
 from tests.databases import fresh_database, is_postgres, upgrade
 from tests.querycount import QueryCounter
+from tests.servers import CLIENT_SECRET_KEY
 
 PASSWORD = factories.DEFAULT_PASSWORD
 # The suite logs in thousands of times from 127.0.0.1: its apps get limits nobody reaches.
@@ -59,6 +61,7 @@ def make_settings(database_url: str, key_dir: Path) -> Callable[..., Settings]:
             "database_url": database_url,
             "key_dir": key_dir,
             "issuer": "https://authz.test",
+            "client_secret_key": CLIENT_SECRET_KEY,  # given: nothing is written into instance/
             **GENEROUS_LIMITS,
         }
         values.update(overrides)
@@ -109,6 +112,37 @@ def db(app: Flask, bind_app: Callable[[Flask], Flask], connection: Connection) -
     yield session
     session.close()
     factories.unbind()
+
+
+# The tenants and people most tests speak of: `acme` with its administrator Alice, `globex`
+# next door, and the platform tenant with its operator.
+
+
+@pytest.fixture
+def acme(db: Session) -> Tenant:
+    return factories.TenantFactory(slug="acme")
+
+
+@pytest.fixture
+def globex(db: Session) -> Tenant:
+    return factories.TenantFactory(slug="globex")
+
+
+@pytest.fixture
+def platform(db: Session) -> Tenant:
+    return factories.TenantFactory(slug="platform")
+
+
+@pytest.fixture
+def admin(acme: Tenant) -> User:
+    """Alice, an administrator of acme."""
+    return factories.UserFactory(tenant=acme, username="alice", admin=True)
+
+
+@pytest.fixture
+def operator(platform: Tenant) -> User:
+    """A platform administrator."""
+    return factories.UserFactory(tenant=platform, roles=["platform-admin"])
 
 
 @pytest.fixture

@@ -12,12 +12,7 @@ from sqlalchemy import select
 from app.services import services
 from models import AuditEvent, LoginSession, User
 from tests.conftest import PASSWORD, bearer
-from tests.factories import TenantFactory, UserFactory
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
+from tests.factories import UserFactory
 
 
 @pytest.fixture

@@ -29,16 +29,6 @@ CLIENT_FIELDS = {
 }
 
 
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
-def admin(acme):
-    return UserFactory(tenant=acme, roles=["admin"])
-
-
 def clients_url(tenant, cid=None):
     base = f"/tenants/{tenant.id}/clients"
     return base if cid is None else f"{base}/{cid}"

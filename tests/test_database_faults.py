@@ -27,7 +27,7 @@ from app.services import services
 from app.settings import Settings
 from policies import BuiltinRole
 from tests.databases import upgrade
-from tests.servers import production_server
+from tests.servers import CLIENT_SECRET_KEY, production_server
 
 PASSWORD = "fault-test-password"
 DATABASE_TIMEOUT = 2.0
@@ -74,12 +74,19 @@ def service(own_postgres, tmp_path_factory):
         "AUTHZ_DATABASE_URL": url,
         "AUTHZ_KEY_DIR": str(tmp / "keys"),
         "AUTHZ_ISSUER": "https://faults.test",
+        "AUTHZ_CLIENT_SECRET_KEY": CLIENT_SECRET_KEY,
         "AUTHZ_DATABASE_TIMEOUT": str(DATABASE_TIMEOUT),
         # The recovery loop logs in many times a second from one address.
         "AUTHZ_LOGIN_LIMIT_PER_ADDRESS": "100000 per minute",
     }
     seeder = create_app(
-        Settings(_env_file=None, database_url=url, key_dir=tmp / "keys", issuer="https://faults.test")
+        Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            database_url=url,
+            key_dir=tmp / "keys",
+            issuer="https://faults.test",
+            client_secret_key=CLIENT_SECRET_KEY,
+        )
     )
     with seeder.app_context(), database().sessions() as session:
         tenant = create_tenant(session, "acme", "Acme")

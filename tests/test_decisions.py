@@ -20,11 +20,6 @@ from tests.test_application_permissions import claims_of
 
 
 @pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
 def pep(acme, auth_headers):
     """A user of acme holding decisions:evaluate (the admin role does)."""
     return auth_headers(UserFactory(tenant=acme, roles=["admin"], username="pep"))

@@ -26,7 +26,7 @@ from app.settings import Settings
 from policies import BuiltinRole
 from tests.databases import upgrade
 from tests.faults import OwnRedis, require_redis_binary
-from tests.servers import production_server
+from tests.servers import CLIENT_SECRET_KEY, production_server
 
 PASSWORD = "deployment-test-password"
 USERS = ("bob", "carol", "dave")
@@ -91,9 +91,16 @@ def deployment(own_postgres, tmp_path_factory):
         "AUTHZ_REDIS_URL": redis_server.url,
         "AUTHZ_KEY_DIR": str(tmp / "keys"),  # shared by both instances, as the README says
         "AUTHZ_ISSUER": "https://deploy.test",
+        "AUTHZ_CLIENT_SECRET_KEY": CLIENT_SECRET_KEY,  # given: nothing is written into instance/
     }
     seeder = create_app(
-        Settings(_env_file=None, database_url=url, key_dir=tmp / "keys", issuer="https://deploy.test")
+        Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            database_url=url,
+            key_dir=tmp / "keys",
+            issuer="https://deploy.test",
+            client_secret_key=CLIENT_SECRET_KEY,
+        )
     )
     database = services(seeder).database
     with seeder.app_context(), database.sessions() as session:

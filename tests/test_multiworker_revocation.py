@@ -25,7 +25,7 @@ from app.settings import Settings
 from models import User
 from policies import BuiltinRole
 from tests.databases import fresh_database, upgrade
-from tests.servers import gunicorn
+from tests.servers import CLIENT_SECRET_KEY, gunicorn
 
 PASSWORD = "multi-worker-password"
 WORKERS = 3
@@ -81,6 +81,7 @@ def deployment(tmp_path_factory):
             "AUTHZ_DATABASE_URL": url,
             "AUTHZ_KEY_DIR": str(tmp_path / "keys"),
             "AUTHZ_ISSUER": "https://workers.test",
+            "AUTHZ_CLIENT_SECRET_KEY": CLIENT_SECRET_KEY,
         }
         redis_url = os.environ.get("AUTHZ_TEST_REDIS_URL")
         if redis_url:

@@ -27,22 +27,12 @@ from app.provisioning import create_tenant, create_user, roles_by_name
 from app.services import services
 from models import AuditEvent, Client, Project
 from tests.conftest import PASSWORD, bearer
-from tests.factories import ProjectFactory, TenantFactory, UserFactory
+from tests.factories import ProjectFactory, TenantFactory
 
 TOKEN_URL = "/auth/token"
 GRANT = {"grant_type": "client_credentials"}
 TOKEN_FIELDS = {"access_token", "token_type", "expires_in", "scope"}
 BASIC_CHALLENGE = 'Basic realm="authz"'
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
-def admin(acme):
-    return UserFactory(tenant=acme, roles=["admin"])
 
 
 @pytest.fixture

@@ -15,22 +15,13 @@ from app.provisioning import builtin_role, create_tenant, create_user
 from app.roles import service
 from app.services import services
 from models import AuditEvent, Role, RolePermission, User, UserRole
-from policies import BUILTIN_ROLE_PERMISSIONS, BuiltinRole, Permission, Principal, PrincipalKind
+from policies import BUILTIN_ROLE_PERMISSIONS, BuiltinRole, Permission
 from tests import bulk
 from tests.conftest import PASSWORD, bearer
 from tests.factories import RoleFactory, TenantFactory, UserFactory
+from tests.principals import principal_for
 
 ROLE_FIELDS = {"id", "name", "description", "permissions", "builtin", "created_at"}
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
-def admin(acme):
-    return UserFactory(tenant=acme, username="alice", roles=["admin"])
 
 
 @pytest.fixture
@@ -60,22 +51,6 @@ def roles_url(tenant):
 
 def role_url(tenant, role_id):
     return f"/tenants/{tenant.id}/roles/{role_id}"
-
-
-def acting_as(user, permissions):
-    """The Principal a service sees for `user` (service tests run without HTTP)."""
-    return Principal(
-        kind=PrincipalKind.USER,
-        subject=str(user.id),
-        tenant_id=user.tenant_id,
-        roles=tuple(user.role_names),
-        permissions=frozenset(permissions),
-        token_id=uuid.uuid4().hex,
-        token_type="access",
-        issued_at=0,
-        authz_version=user.authz_version,
-        session_id=uuid.uuid4(),
-    )
 
 
 def permissions_of(db, role_id):
@@ -656,7 +631,7 @@ def test_a_failed_create_leaves_neither_role_nor_event(db, acme, admin):
             name="auditor",
             description="",
             permissions=[Permission.AUDIT_READ],
-            actor=acting_as(admin, {Permission.AUDIT_READ, Permission.ROLES_WRITE}),
+            actor=principal_for(admin),
         )
 
     assert db.scalars(select(Role).where(Role.name == "auditor")).all() == []
@@ -673,7 +648,7 @@ def test_a_failed_update_leaves_the_role_its_holders_and_the_log_as_they_were(db
             acme.id,
             reviewer.id,
             permissions=[Permission.AUDIT_READ],
-            actor=acting_as(admin, {Permission.AUDIT_READ, Permission.PROJECTS_READ, Permission.ROLES_WRITE}),
+            actor=principal_for(admin),
         )
 
     assert permissions_of(db, reviewer.id) == ["projects:read"]
@@ -689,7 +664,7 @@ def test_a_failed_delete_leaves_the_role_its_memberships_and_the_log_as_they_wer
             db,
             acme.id,
             reviewer.id,
-            actor=acting_as(admin, {Permission.PROJECTS_READ, Permission.ROLES_WRITE}),
+            actor=principal_for(admin),
         )
 
     assert db.scalar(select(func.count()).select_from(Role).where(Role.id == reviewer.id)) == 1

@@ -15,17 +15,7 @@ from app.services import services
 from models import AuditEvent, Role, Tenant
 from policies import BuiltinRole, Permission
 from tests.conftest import PASSWORD, bearer
-from tests.factories import RoleFactory, TenantFactory, UserFactory
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
-def admin(acme):
-    return UserFactory(tenant=acme, roles=["admin"])
+from tests.factories import RoleFactory, UserFactory
 
 
 @pytest.fixture

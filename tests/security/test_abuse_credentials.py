@@ -27,11 +27,6 @@ STRONG = "plum-otter-kettle-58"
 
 
 @pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme", name="Acme Corp")
-
-
-@pytest.fixture
 def admin_headers(acme, auth_headers):
     return auth_headers(UserFactory(tenant=acme, username="alice", roles=["admin"]))
 

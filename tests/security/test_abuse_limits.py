@@ -10,14 +10,9 @@ import pytest
 
 from app.services import services
 from tests.conftest import PASSWORD, bearer, real_limits
-from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory, UserFactory
+from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, UserFactory
 
 GRANT = {"grant_type": "client_credentials"}
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme", name="Acme Corp")
 
 
 @pytest.fixture

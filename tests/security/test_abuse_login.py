@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from app.services import services
 from models import AuditEvent
 from tests.conftest import PASSWORD, real_limits
-from tests.factories import TenantFactory, UserFactory
+from tests.factories import UserFactory
 
 WRONG = "a-wrong-but-long-password"
 FREE_FAILURES = 5  # the shipped login_backoff_free_failures
@@ -33,11 +33,6 @@ def fresh_address() -> dict[str, dict[str, str]]:
 
 def body(username="bob", password=WRONG, tenant="acme"):
     return {"tenant": tenant, "username": username, "password": password}
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme", name="Acme Corp")
 
 
 @pytest.fixture

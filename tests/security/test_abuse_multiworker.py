@@ -21,7 +21,7 @@ from app.services import services
 from app.settings import Settings
 from policies import BuiltinRole
 from tests.databases import fresh_database, upgrade
-from tests.servers import gunicorn
+from tests.servers import CLIENT_SECRET_KEY, gunicorn
 
 PASSWORD = "multi-worker-password"
 REDIS_URL = os.environ.get("AUTHZ_TEST_REDIS_URL")
@@ -56,6 +56,7 @@ def base(tmp_path_factory):
             "AUTHZ_REDIS_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
             "AUTHZ_TRUSTED_PROXY_COUNT": "1",
             "AUTHZ_LOGIN_LIMIT_PER_ADDRESS": "6 per minute",
+            "AUTHZ_CLIENT_SECRET_KEY": CLIENT_SECRET_KEY,
         }
         settings = {name.removeprefix("AUTHZ_").lower(): value for name, value in env.items()}
         seeding = create_app(Settings(_env_file=None, **settings))  # type: ignore[call-arg]
