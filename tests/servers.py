@@ -18,6 +18,9 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.serving import make_server
 
+from app import create_app
+from app.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
 # The client-secret key of the servers and seeding apps the tests start: given, so that none
 # of them writes a development key into the repository's instance/ folder.
@@ -109,3 +112,16 @@ def production_server(env: dict[str, str], log: Path, workers: int = 2) -> Itera
     finally:
         process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown: tests need no grace
         process.wait(timeout=30)
+
+
+def seeding_app(database_url: str, key_dir: Path, issuer: str) -> Flask:
+    """An app on the database of the servers a test starts, to seed it before they serve."""
+    return create_app(
+        Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            database_url=database_url,
+            key_dir=key_dir,
+            issuer=issuer,
+            client_secret_key=CLIENT_SECRET_KEY,
+        )
+    )

@@ -18,16 +18,14 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from app import create_app
 from app.database import database
 from app.database_bounds import CONNECT_TIMEOUT_SECONDS, FAIL_FAST_SECONDS
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.security import passwords
 from app.services import services
-from app.settings import Settings
 from policies import BuiltinRole
 from tests.databases import upgrade
-from tests.servers import CLIENT_SECRET_KEY, production_server
+from tests.servers import CLIENT_SECRET_KEY, production_server, seeding_app
 
 PASSWORD = "fault-test-password"
 DATABASE_TIMEOUT = 2.0
@@ -79,15 +77,7 @@ def service(own_postgres, tmp_path_factory):
         # The recovery loop logs in many times a second from one address.
         "AUTHZ_LOGIN_LIMIT_PER_ADDRESS": "100000 per minute",
     }
-    seeder = create_app(
-        Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            database_url=url,
-            key_dir=tmp / "keys",
-            issuer="https://faults.test",
-            client_secret_key=CLIENT_SECRET_KEY,
-        )
-    )
+    seeder = seeding_app(url, tmp / "keys", "https://faults.test")
     with seeder.app_context(), database().sessions() as session:
         tenant = create_tenant(session, "acme", "Acme")
         create_user(
