@@ -13,23 +13,24 @@ from flask_openapi3 import APIBlueprint, Info
 from app import database as db
 from app.api import BEARER_SCHEME, AuthzAPI
 from app.audit import record_denial
-from app.catalog.store import application_names
+from app.catalog.store import CatalogCache, application_names
 from app.clients.callers import request_client
 from app.cors import init_cors
+from app.decisions.engine import SubjectCache
 from app.errors import register_error_handlers, validation_problem
 from app.http import register_http_hygiene
 from app.logs import configure_logging, init_request_logging
 from app.metrics import init_metrics
-from app.redis_health import init_redis_health
+from app.redis_health import RedisHealth
 from app.scoping import tenant_exists
-from app.security import CLIENT_SECRET_KEY, PASSWORDS, SETTINGS
 from app.security.key_store import KeyStore, StoredKeyRing
 from app.security.keys import KeyRing, symmetric_key
 from app.security.login_backoff import init_login_backoff
 from app.security.passwords import Passwords
 from app.security.rate_limits import init_rate_limits
-from app.security.token_state import init_token_state
+from app.security.token_state import TokenStateChecker
 from app.security.tokens import configure_jwt
+from app.services import Services, init_services
 from app.settings import Settings, SigningAlgorithm, load_settings
 from policies import PolicyHooks, ensure_every_route_guarded
 from policies import init_app as init_policies
@@ -59,33 +60,42 @@ def create_app(
         static_folder=None,
         instance_relative_config=True,
     )
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JSON_SORT_KEYS=False,
         **extra_config,
     )
-    app.extensions[SETTINGS] = settings
-    app.extensions[PASSWORDS] = Passwords(
+    passwords = Passwords(
         settings.argon2_memory_kib,
         settings.argon2_time_cost,
         settings.argon2_parallelism,
         settings.password_min_score,
     )
     client_key = settings.client_secret_key.get_secret_value() if settings.client_secret_key else None
-    app.extensions[CLIENT_SECRET_KEY] = (
-        client_key or _development_secret(Path(app.instance_path) / "client-secret-key")
-    ).encode()
-    db.init_app(
-        app,
-        settings.database_url or f"sqlite:///{Path(app.instance_path) / 'authz.db'}",
-        settings.database_timeout,
+    database = db.init_app(
+        app, settings.database_url or _development_database(app), settings.database_timeout
     )
-    configure_jwt(app, settings, _key_ring(app, settings))
-    token_state = init_token_state(app)
-    init_redis_health(app, settings.redis_url)
-    init_rate_limits(app, settings)
-    init_login_backoff(app, settings, app.extensions[PASSWORDS].verify_seconds)
+    key_ring = _key_ring(app, settings)
+    configure_jwt(app, settings, key_ring)
+    token_state = TokenStateChecker(database)
+    init_services(
+        app,
+        Services(
+            settings=settings,
+            passwords=passwords,
+            client_secret_key=(
+                client_key or _development_secret(Path(app.instance_path) / "client-secret-key")
+            ).encode(),
+            database=database,
+            key_ring=key_ring,
+            token_state=token_state,
+            rate_limiter=init_rate_limits(app, settings),
+            login_backoff=init_login_backoff(app, settings, passwords.verify_seconds),
+            redis_health=RedisHealth(settings.redis_url) if settings.redis_url else None,
+            catalog_cache=CatalogCache(),
+            subject_cache=SubjectCache(),
+        ),
+    )
     init_policies(
         app,
         PolicyHooks(
@@ -133,9 +143,16 @@ def key_store(instance: Path, settings: Settings) -> KeyStore:
     return KeyStore(key_dir, settings.jwt_algorithm, settings.refresh_token_ttl + settings.token_leeway)
 
 
+def _development_database(app: Flask) -> str:
+    """The SQLite file in the instance folder (made only when no database is configured)."""
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(app.instance_path) / 'authz.db'}"
+
+
 def _development_secret(path: Path) -> str:
-    """A random secret made once and kept in the instance folder."""
+    """A random secret made once and kept in the instance folder (made only when needed)."""
     if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()

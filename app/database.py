@@ -5,23 +5,26 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from flask import Flask, current_app, g
-from sqlalchemy import Connection, Engine, create_engine, event
+from flask import Flask, g
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import UpdateBase
 
 from app.database_bounds import CONNECT_TIMEOUT_SECONDS, bound_waits, postgres_connect_args
 from app.errors import Conflict
+from app.services import services
 from policies.problems import Problem
 
-EXTENSION = "authz.database"
 SQLITE_WRITE_OPTION = "authz_sqlite_write"
 # Our pysqlite recipe already leaves the driver in autocommit: reads just skip our BEGIN.
 # (SQLAlchemy's AUTOCOMMIT isolation level would work too, but resetting it when the
 # connection returns to the pool hands transaction control back to pysqlite.)
 SQLITE_READ_OPTION = "authz_sqlite_read"
+# The session.info key naming the transaction begun for writing (begin_for_writing).
+WRITE_TRANSACTION = "authz.write_transaction"
 DEFAULT_SQLITE_BUSY_SECONDS = 5.0
 # Autocommit readers kept between requests (each holds a pool slot).
 MAX_IDLE_READERS = 4
@@ -110,7 +113,7 @@ class Database:
         except (DBAPIError, self.engine.dialect.loaded_dbapi.Error):
             # raw_connection() raises the driver's own errors (psycopg's), not SQLAlchemy's.
             raise DatabaseUnavailable("The database is not answering.") from None
-        driver = connection.driver_connection
+        driver: Any = connection.driver_connection  # the DB-API driver's own connection
         if hasattr(driver, "autocommit"):
             driver.autocommit = True  # psycopg; SQLite connections are autocommit already (recipe)
         return connection
@@ -167,7 +170,6 @@ def _use_real_sqlite_transactions(engine: Engine, busy_seconds: float) -> None:
 
 def init_app(app: Flask, url: str, timeout: float | None = None) -> Database:
     database = Database(url, timeout)
-    app.extensions[EXTENSION] = database
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
@@ -179,12 +181,7 @@ def init_app(app: Flask, url: str, timeout: float | None = None) -> Database:
 
 
 def database() -> Database:
-    return database_of(current_app)
-
-
-def database_of(app: Flask) -> Database:
-    database: Database = app.extensions[EXTENSION]
-    return database
+    return services().database
 
 
 def db_session() -> Session:
@@ -196,7 +193,7 @@ def db_session() -> Session:
     """
     session: Session | None = g.get("db_session")
     if session is None:
-        database = database_of(current_app)
+        database = services().database
         session = g.db_session = database.sessions()
         if database.bound is None:  # tests that bind sessions to their own transaction keep it
             session.connection(execution_options=database.read_options)
@@ -206,7 +203,7 @@ def db_session() -> Session:
 @contextmanager
 def unit_of_work(session: Session) -> Iterator[Session]:
     """Commit all that happens inside, or nothing: a change and its audit event together."""
-    _begin_for_writing(session)
+    begin_for_writing(session)
     try:
         yield session
         session.commit()
@@ -215,13 +212,21 @@ def unit_of_work(session: Session) -> Iterator[Session]:
         raise
 
 
-def _begin_for_writing(session: Session) -> None:
+def begin_for_writing(session: Session) -> None:
     """End the request's reads (autocommit, or a read transaction) and begin a transaction;
-    on SQLite one that holds the write lock from its start."""
+    on SQLite one that holds the write lock from its start.
+
+    A write transaction already begun goes on: a route that loads its target before the
+    service's unit of work (app.projects.routes) begins it first, so that what it checked
+    is what the service changes.
+    """
     if session.in_transaction():
+        if session.info.get(WRITE_TRANSACTION) is session.get_transaction():
+            return
         session.commit()  # only reads happened before a unit of work; nothing is lost
     sqlite = session.get_bind().dialect.name == "sqlite"
     session.connection(execution_options={SQLITE_WRITE_OPTION: True} if sqlite else {})
+    session.info[WRITE_TRANSACTION] = session.get_transaction()
 
 
 def flush_or_conflict(session: Session, detail: str) -> None:
@@ -230,3 +235,8 @@ def flush_or_conflict(session: Session, detail: str) -> None:
         session.flush()
     except IntegrityError:
         raise Conflict(detail) from None
+
+
+def rows_changed(session: Session, statement: UpdateBase) -> int:
+    """How many rows an UPDATE or DELETE matched (its result is a cursor result)."""
+    return cast("CursorResult[Any]", session.execute(statement)).rowcount

@@ -19,10 +19,15 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
+from psycopg.abc import PQGen
 from sqlalchemy import Engine, event
+
+RV = TypeVar("RV")
+# psycopg's own default for Connection.wait's interval (seconds between readiness checks).
+WAIT_INTERVAL = 0.1
 
 # psycopg enforces at least 2 s (as libpq does).
 CONNECT_TIMEOUT_SECONDS = 2
@@ -54,15 +59,15 @@ class Unresponsive:
 def bounded_connection_class(bound: float, breaker: Unresponsive) -> type[psycopg.Connection]:
     """A psycopg connection class whose every wait gives up after `bound` seconds."""
 
-    class BoundedConnection(psycopg.Connection):  # type: ignore[type-arg]
-        def wait(self, gen: Any, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+    class BoundedConnection(psycopg.Connection):
+        def wait(self, gen: PQGen[RV], interval: float = WAIT_INTERVAL, timeout: float | None = None) -> RV:
             if breaker.tripped():
                 self.pgconn.finish()  # SQLAlchemy sees a closed connection: a disconnect
                 raise NotAnswering("the database is not answering")
             limit = bound if timeout is None else min(timeout, bound)
             started = time.monotonic()
             try:
-                return super().wait(gen, *args, timeout=limit, **kwargs)
+                return super().wait(gen, interval, timeout=limit)
             except psycopg.OperationalError:
                 if time.monotonic() - started >= limit and not self.closed:
                     # A timed-out wait leaves the protocol mid-message: the connection is gone.

@@ -8,6 +8,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, json
+from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -117,7 +118,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(Problem, render_problem)
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Response:
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
         if exc.response is not None and exc.response.mimetype == PROBLEM_MEDIA_TYPE:
             return exc.response  # already ours (validation errors raised through abort())
         status = exc.code or 500

@@ -50,13 +50,14 @@ OAUTH_ERROR_CODES = [
 ]
 
 WRITE_METHODS = frozenset({"post", "put", "patch"})
-_PATH_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+# A Flask rule's path parameter, `<converter:name>` or `<name>`; group 1 is the name.
+PATH_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _DEFAULT_OPERATION_ID = re.compile(r"_")  # flask-openapi3's own ids always hold one
 
 
 def openapi_path(rule: str) -> str:
     """`/tenants/<uuid:tid>` → `/tenants/{tid}`."""
-    return _PATH_PARAM.sub(r"{\1}", rule)
+    return PATH_PARAMETER.sub(r"{\1}", rule)
 
 
 def camel_case(name: str) -> str:
@@ -262,11 +263,11 @@ def complete_operation(
                 responses[status] = _error_response(int(status), oauth)
             else:
                 _normalise_declared(response, problem_refs)
-    for status in sorted(error_statuses(policy, operation, path)):
-        declared = responses.get(str(status))
-        generic = _error_response(status, oauth)
+    for code in sorted(error_statuses(policy, operation, path)):
+        declared = responses.get(str(code))
+        generic = _error_response(code, oauth)
         if declared is None:
-            responses[str(status)] = generic
+            responses[str(code)] = generic
             continue
         # Declared in another form as well (introspection's RFC 6749 errors): both are sent.
         for media_type, body in generic["content"].items():

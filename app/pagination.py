@@ -18,7 +18,7 @@ Page = tuple[list[T], str | None]
 
 def paginate(
     session: Session,
-    stmt: Select[Any],
+    stmt: Select[*tuple[Any, ...]],
     model: Any,
     limit: int,
     cursor: str | None,
@@ -35,13 +35,17 @@ def paginate(
     page = stmt.order_by(*order).limit(limit + 1)
     # A select of one model yields its objects; a select of columns (a list that needs no
     # ORM objects), its rows. Either way each carries `created_at` and `id`.
-    rows = list(session.scalars(page).unique()) if _selects_one_entity(stmt) else list(session.execute(page))
+    rows: list[Any]
+    if _selects_one_entity(stmt):
+        rows = list(session.scalars(page).unique())
+    else:
+        rows = list(session.execute(page).all())
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
     return rows[:limit], encode_cursor(last.created_at, last.id)
 
 
-def _selects_one_entity(stmt: Select[Any]) -> bool:
+def _selects_one_entity(stmt: Select[*tuple[Any, ...]]) -> bool:
     descriptions = stmt.column_descriptions
     return len(descriptions) == 1 and descriptions[0]["expr"] is descriptions[0]["entity"]

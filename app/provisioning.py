@@ -31,14 +31,19 @@ def create_tenant(session: Session, slug: str, name: str) -> Tenant:
     tenant = Tenant(slug=slug, name=name)
     session.add(tenant)
     session.flush()
-    builtins = PLATFORM_BUILTIN_ROLES if slug == PLATFORM_TENANT_SLUG else TENANT_BUILTIN_ROLES
+    add_builtin_roles(session, tenant)
+    return tenant
+
+
+def add_builtin_roles(session: Session, tenant: Tenant) -> None:
+    """A new tenant's built-in roles (the platform tenant also gets `platform-admin`)."""
+    builtins = PLATFORM_BUILTIN_ROLES if tenant.slug == PLATFORM_TENANT_SLUG else TENANT_BUILTIN_ROLES
     for role_name in builtins:
         # No permission rows: a built-in role's permissions are derived from the catalog when
         # read (policies.derivation), so a permission added later reaches existing tenants.
         add_role(
             session, tenant, role_name, (), description=BUILTIN_ROLE_DESCRIPTIONS[role_name], builtin=True
         )
-    return tenant
 
 
 def add_role(

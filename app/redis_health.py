@@ -8,11 +8,10 @@ revive a token.
 from __future__ import annotations
 
 import redis
-from flask import Flask, current_app
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-EXTENSION = "authz.redis"
+from app.services import services
 
 
 class RedisHealth:
@@ -29,9 +28,5 @@ class RedisHealth:
             return False
 
 
-def init_redis_health(app: Flask, url: str | None) -> None:
-    app.extensions[EXTENSION] = RedisHealth(url) if url else None
-
-
 def redis_health() -> RedisHealth | None:
-    return current_app.extensions.get(EXTENSION)
+    return services().redis_health

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
+from flask_openapi3.types import ResponseDict
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
@@ -43,7 +44,7 @@ def _refuse_null(cls: type, value: Any) -> Any:
 def never_null(*fields: str) -> Any:
     """A partial update's validator: `fields` may be left out, never sent as null
     (`_not_null = never_null("name", ...)` in the model's body; pair with `omittable()`)."""
-    return field_validator(*fields, mode="before")(classmethod(_refuse_null))  # type: ignore[arg-type]
+    return field_validator(*fields, mode="before")(classmethod(_refuse_null))
 
 
 # A partial update: at least one field (the model's own validator says which).
@@ -100,9 +101,9 @@ def page_of(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
 # (app.openapi_document), so a route declares only what those cannot tell: a 409 of its
 # service, or the 401 of a public route that checks credentials itself. Routes may still
 # spread this (empty) mapping; it adds nothing.
-PROBLEM_RESPONSES: dict[int, Any] = {}
+PROBLEM_RESPONSES: ResponseDict = {}
 # What a public route that checks credentials itself declares (login).
-CREDENTIAL_PROBLEMS: dict[int, Any] = {401: ProblemOut, 403: ProblemOut}
+CREDENTIAL_PROBLEMS: ResponseDict = {401: ProblemOut, 403: ProblemOut}
 
 
 def _in_catalog(value: Any) -> Any:

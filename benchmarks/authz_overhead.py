@@ -42,7 +42,7 @@ from app import create_app
 from app.cursors import encode_cursor
 from app.database import unit_of_work
 from app.provisioning import builtin_role, create_tenant, create_user
-from app.security import PASSWORDS
+from app.services import services
 from app.settings import load_settings
 from models import User, UserRole, username_skeleton
 from policies import BuiltinRole
@@ -81,11 +81,11 @@ def seed(env: dict[str, str], users: int) -> World:
     os.environ.update(env)
     app = create_app(load_settings())
     with app.app_context():
-        session = app.extensions["authz.database"].sessions()
+        session = services(app).database.sessions()
         with unit_of_work(session):
             tenant = create_tenant(session, "bench", "Bench")
             member = builtin_role(session, tenant, BuiltinRole.MEMBER)
-            hashed = app.extensions[PASSWORDS].hash(PASSWORD)
+            hashed = services(app).passwords.hash(PASSWORD)
             create_user(session, tenant, "member", hashed, roles=[member])
             create_user(
                 session, tenant, "pep", hashed, roles=[builtin_role(session, tenant, BuiltinRole.ADMIN)]
@@ -321,7 +321,7 @@ def our_routes(base: str, world: World, tmp: str) -> Routes:
 def argon2_verify_ms(env: dict[str, str]) -> float:
     """The median time of one argon2 verify with the server's own parameters, in this process."""
     os.environ.update(env)
-    passwords = create_app(load_settings()).extensions[PASSWORDS]
+    passwords = services(create_app(load_settings())).passwords
     hashed = passwords.hash(PASSWORD)
     samples = []
     for _ in range(15):

@@ -48,7 +48,7 @@ def _table() -> tuple[dict[str, str], dict[str, str]]:
 def skeleton(text: str) -> str:
     """UTS #39 skeleton: NFD, each character to its prototype, NFD again."""
     representatives, expansions = _table()
-    out = []
+    out: list[str] = []
     for char in unicodedata.normalize("NFD", text):
         target = expansions.get(char, char)
         out.extend(representatives.get(part, part) for part in target)

@@ -50,12 +50,12 @@ def _guard(policy: RoutePolicy) -> Callable[[Callable[P, R]], Callable[P, R]]:
             bound = models.bind(kwargs, strict_input=policy.strict_input)
             if policy.field_permissions and principal is not None:
                 _enforce_field_permissions(policy, principal, bound.get("body"))
-            return view(*args, **bound)  # type: ignore[arg-type]
+            return view(*args, **bound)
 
         setattr(guarded, POLICY_ATTRIBUTE, policy)
         # flask-openapi3 reads the annotations for the document but leaves binding to us,
         # so that input is parsed only after the policy allowed the request.
-        guarded.__delay_validate_request__ = True  # type: ignore[attr-defined]
+        guarded.__delay_validate_request__ = True  # type: ignore[attr-defined]  # flask-openapi3 reads it
         return guarded
 
     return decorator
@@ -100,7 +100,8 @@ def _bearer_presented() -> bool:
 
 def client_caller() -> ClientCaller | None:
     """The client that authenticated in the request on a `client_credentials` route, if any."""
-    return g.get("authz_client_caller")
+    caller: ClientCaller | None = g.get("authz_client_caller")
+    return caller
 
 
 def _in_catalog_now(hooks: PolicyHooks, principal: Principal) -> Principal:
@@ -139,7 +140,7 @@ def ensure_denial_recorded(problem: Problem) -> None:
 
 def _enforce_field_permissions(policy: RoutePolicy, principal: Principal, body: Any) -> None:
     """A body field that needs a further permission, sent without it, is a 403 naming it."""
-    sent = getattr(body, "model_fields_set", set())
+    sent: set[str] = getattr(body, "model_fields_set", set())
     for name, permission in policy.field_permissions:
         if name in sent and not principal.holds(permission):
             denial = PermissionDenied([permission], detail=f"Only a holder of {permission} may set '{name}'.")

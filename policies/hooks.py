@@ -16,7 +16,9 @@ from flask import Flask, current_app
 from policies.principal import Principal
 from policies.problems import Problem
 
-EXTENSION = "authz"
+# The policy layer's own key, as flask-jwt-extended keeps "flask-jwt-extended"; the app's
+# services are at "authz" (app.services).
+EXTENSION = "authz.policies"
 
 
 @dataclass(frozen=True)

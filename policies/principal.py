@@ -42,7 +42,7 @@ class VerifiedClaims(dict[str, Any]):
         raise TypeError("verified claims are read-only; copy them with dict(claims)")
 
     __setitem__ = __delitem__ = _read_only
-    clear = pop = popitem = setdefault = update = __ior__ = _read_only  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = __ior__ = _read_only
 
 
 class PrincipalKind(enum.StrEnum):

@@ -14,13 +14,13 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.catalog.store import catalog_cache_of
-from app.database import EXTENSION as DATABASE
-from app.decisions.engine import subject_cache_of
+from app.services import services
 from app.settings import Settings
+from models import Tenant, User
 from tests import factories, hypothesis_profiles  # noqa: F401 (registers and loads the profile)
 from tests.databases import fresh_database, is_postgres, upgrade
 from tests.querycount import QueryCounter
+from tests.servers import CLIENT_SECRET_KEY
 
 PASSWORD = factories.DEFAULT_PASSWORD
 # The suite logs in thousands of times from 127.0.0.1: its apps get limits nobody reaches.
@@ -61,6 +61,7 @@ def make_settings(database_url: str, key_dir: Path) -> Callable[..., Settings]:
             "database_url": database_url,
             "key_dir": key_dir,
             "issuer": "https://authz.test",
+            "client_secret_key": CLIENT_SECRET_KEY,  # given: nothing is written into instance/
             **GENEROUS_LIMITS,
         }
         values.update(overrides)
@@ -76,7 +77,7 @@ def app(make_settings: Callable[..., Settings]) -> Flask:
 
 @pytest.fixture(scope="session")
 def engine(app: Flask) -> Engine:
-    return app.extensions[DATABASE].engine
+    return services(app).database.engine
 
 
 @pytest.fixture
@@ -93,7 +94,7 @@ def bind_app(connection: Connection) -> Callable[[Flask], Flask]:
     """Point an app's sessions at the test's connection (any app built in the test)."""
 
     def bind(an_app: Flask) -> Flask:
-        an_app.extensions[DATABASE].bind_to(connection)
+        services(an_app).database.bind_to(connection)
         return an_app
 
     return bind
@@ -104,13 +105,44 @@ def db(app: Flask, bind_app: Callable[[Flask], Flask], connection: Connection) -
     """The session the factories write with; requests see its flushed rows."""
     bind_app(app)
     # Each test's epoch bumps are rolled back with it: a catalog cached by the last one is not ours.
-    catalog_cache_of(app).clear()
-    subject_cache_of(app).clear()
+    services(app).catalog_cache.clear()
+    services(app).subject_cache.clear()
     session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     factories.bind(session, app)
     yield session
     session.close()
     factories.unbind()
+
+
+# The tenants and people most tests speak of: `acme` with its administrator Alice, `globex`
+# next door, and the platform tenant with its operator.
+
+
+@pytest.fixture
+def acme(db: Session) -> Tenant:
+    return factories.TenantFactory(slug="acme")
+
+
+@pytest.fixture
+def globex(db: Session) -> Tenant:
+    return factories.TenantFactory(slug="globex")
+
+
+@pytest.fixture
+def platform(db: Session) -> Tenant:
+    return factories.TenantFactory(slug="platform")
+
+
+@pytest.fixture
+def admin(acme: Tenant) -> User:
+    """Alice, an administrator of acme."""
+    return factories.UserFactory(tenant=acme, username="alice", admin=True)
+
+
+@pytest.fixture
+def operator(platform: Tenant) -> User:
+    """A platform administrator."""
+    return factories.UserFactory(tenant=platform, roles=["platform-admin"])
 
 
 @pytest.fixture
@@ -132,12 +164,12 @@ def make_client(bind_app: Callable[[Flask], Flask], db: Session) -> Callable[...
 def committing_app(tmp_path: Path, make_settings: Callable[..., Settings]) -> Iterator[Flask]:
     """An app on a fresh database of its own whose requests really commit: for races and
     anything that needs several connections (threads, processes). Seed it through
-    `committing_app.extensions[DATABASE].sessions()` and commit."""
+    `services(committing_app).database.sessions()` and commit."""
     with fresh_database(tmp_path, "committing") as url:
         upgrade(url)
         committing = create_app(make_settings(database_url=url), TESTING=True)
         yield committing
-        committing.extensions[DATABASE].engine.dispose()
+        services(committing).database.engine.dispose()
 
 
 @pytest.fixture

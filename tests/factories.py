@@ -1,11 +1,14 @@
 """factory-boy factories, one per model; related objects through SubFactory.
 
-`UserFactory(tenant=acme, roles=["admin"])` reads as the situation it makes.
+`UserFactory(tenant=acme, admin=True)` reads as the situation it makes. Every factory uses
+factory-boy's own `_create` (the model built from the declarations, added and flushed): a
+related object is a parameter (`tenant`, `owner`, `user`) whose id fills the model's column.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -16,11 +19,25 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.clients.service import hash_client_secret
-from app.provisioning import add_role, create_tenant, create_user, roles_by_name
-from app.security import CLIENT_SECRET_KEY, PASSWORDS
+from app.provisioning import add_builtin_roles, roles_by_name
 from app.security.passwords import Passwords
 from app.security.revocation import mark_revocation
-from models import ApplicationPermission, Client, LoginSession, Project, Resource, Role, Tenant, User, utcnow
+from app.services import services
+from models import (
+    ApplicationPermission,
+    Client,
+    LoginSession,
+    Project,
+    Resource,
+    Role,
+    RolePermission,
+    Tenant,
+    User,
+    UserRole,
+    username_key,
+    username_skeleton,
+    utcnow,
+)
 
 DEFAULT_PASSWORD = "a-long-enough-test-password"
 DEFAULT_CLIENT_SECRET = "a-test-client-secret-of-enough-entropy-0123456789"
@@ -30,8 +47,8 @@ _bound: dict[str, Any] = {}
 
 def bind(session: Session, app: Flask) -> None:
     _bound["session"] = session
-    _bound["passwords"] = app.extensions[PASSWORDS]
-    _bound["client_secret_key"] = app.extensions[CLIENT_SECRET_KEY]
+    _bound["passwords"] = services(app).passwords
+    _bound["client_secret_key"] = services(app).client_secret_key
 
 
 def unbind() -> None:
@@ -69,105 +86,87 @@ class TenantFactory(BaseFactory):
     name = factory.LazyAttribute(lambda o: o.slug.replace("-", " ").title())
     status = "active"
 
-    @classmethod
-    def _create(cls, model_class: type[Tenant], *args: Any, **kwargs: Any) -> Tenant:
-        session = current_session()
-        tenant = create_tenant(session, kwargs["slug"], kwargs["name"])
-        tenant.status = kwargs.get("status", "active")
-        session.flush()
-        return tenant
+    @factory.post_generation
+    def builtin_roles(tenant: Tenant, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create:
+            add_builtin_roles(current_session(), tenant)
+
+
+def _grants(permissions: Iterable[Any]) -> list[RolePermission]:
+    return [RolePermission(permission=p) for p in sorted({str(p) for p in permissions})]
 
 
 class RoleFactory(BaseFactory):
+    """A custom role of `tenant` granting `permissions`."""
+
     class Meta:
         model = Role
 
-    tenant = factory.SubFactory(TenantFactory)
+    class Params:
+        tenant = factory.SubFactory(TenantFactory)
+        permissions: Any = ()
+
+    tenant_id = factory.SelfAttribute("tenant.id")
     name = factory.Sequence(lambda n: f"role-{n}")
     description = ""
-    permissions: Any = ()
+    grants = factory.LazyAttribute(lambda o: _grants(o.permissions))
 
-    @classmethod
-    def _create(cls, model_class: type[Role], *args: Any, **kwargs: Any) -> Role:
-        return add_role(
-            current_session(),
-            kwargs["tenant"],
-            kwargs["name"],
-            [str(p) for p in kwargs["permissions"]],
-            description=kwargs["description"],
-        )
+
+def _memberships(tenant: Tenant, names: Iterable[Any]) -> list[UserRole]:
+    wanted = [str(name) for name in names]
+    found = roles_by_name(current_session(), tenant, wanted)
+    missing = set(wanted) - set(found)
+    if missing:
+        raise ValueError(f"tenant {tenant.slug} has no roles {sorted(missing)}")
+    return [UserRole(tenant_id=tenant.id, role_id=found[name].id, role=found[name]) for name in wanted]
 
 
 class UserFactory(BaseFactory):
-    """A user with roles given by name (built-in or the tenant's custom ones)."""
+    """A user with roles given by name (built-in or the tenant's custom ones); `admin=True`
+    makes the tenant's administrator."""
 
     class Meta:
         model = User
 
+    class Params:
+        password = DEFAULT_PASSWORD
+        roles: Any = ("member",)
+        admin = factory.Trait(roles=("admin",))
+
     tenant = factory.SubFactory(TenantFactory)
     username = factory.Sequence(lambda n: f"user{n}")
-    password = DEFAULT_PASSWORD
-    roles: Any = ("member",)
+    username_key = factory.LazyAttribute(lambda o: username_key(o.username))
+    username_skeleton = factory.LazyAttribute(lambda o: username_skeleton(o.username))
     email = None
+    password_hash = factory.LazyAttribute(lambda o: password_hash(o.password))
     is_active = True
-
-    @classmethod
-    def _create(cls, model_class: type[User], *args: Any, **kwargs: Any) -> User:
-        session = current_session()
-        tenant = kwargs["tenant"]
-        wanted = [str(r) for r in kwargs["roles"]]
-        found = roles_by_name(session, tenant, wanted)
-        missing = set(wanted) - set(found)
-        if missing:
-            raise ValueError(f"tenant {tenant.slug} has no roles {sorted(missing)}")
-        user = create_user(
-            session,
-            tenant,
-            kwargs["username"],
-            password_hash(kwargs["password"]),
-            roles=[found[name] for name in wanted],
-            email=kwargs["email"],
-        )
-        user.is_active = kwargs["is_active"]
-        session.flush()
-        return user
+    memberships = factory.LazyAttribute(lambda o: _memberships(o.tenant, o.roles))
 
 
 class ProjectFactory(BaseFactory):
     class Meta:
         model = Project
 
-    tenant = factory.SubFactory(TenantFactory)
-    name = factory.Sequence(lambda n: f"Project {n}")
-    owner = factory.SubFactory(UserFactory, tenant=factory.SelfAttribute("..tenant"))
+    class Params:
+        tenant = factory.SubFactory(TenantFactory)
+        owner = factory.SubFactory(UserFactory, tenant=factory.SelfAttribute("..tenant"))
 
-    @classmethod
-    def _create(cls, model_class: type[Project], *args: Any, **kwargs: Any) -> Project:
-        owner = kwargs.pop("owner")
-        tenant = kwargs.pop("tenant")
-        project = Project(tenant_id=tenant.id, owner_id=owner.id if owner else None, **kwargs)
-        session = current_session()
-        session.add(project)
-        session.flush()
-        return project
+    tenant_id = factory.SelfAttribute("tenant.id")
+    name = factory.Sequence(lambda n: f"Project {n}")
+    owner_id = factory.LazyAttribute(lambda o: o.owner.id if o.owner else None)
 
 
 class LoginSessionFactory(BaseFactory):
     class Meta:
         model = LoginSession
 
-    user = factory.SubFactory(UserFactory)
+    class Params:
+        user = factory.SubFactory(UserFactory)
+
+    tenant_id = factory.SelfAttribute("user.tenant_id")
+    user_id = factory.SelfAttribute("user.id")
     refresh_jti = factory.LazyFunction(lambda: uuid.uuid4().hex)
     expires_at = factory.LazyFunction(lambda: utcnow() + timedelta(days=30))
-
-    @classmethod
-    def _create(cls, model_class: type[LoginSession], *args: Any, **kwargs: Any) -> LoginSession:
-        user = kwargs.pop("user")
-        login_session = LoginSession(tenant_id=user.tenant_id, user_id=user.id, **kwargs)
-        session = current_session()
-        session.add(login_session)
-        session.flush()
-        return login_session
 
 
 class ClientFactory(BaseFactory):
@@ -176,35 +175,26 @@ class ClientFactory(BaseFactory):
 
     class Meta:
         model = Client
+        rename = {"scope_names": "scopes"}
 
-    tenant = factory.SubFactory(TenantFactory)
+    class Params:
+        tenant = factory.SubFactory(TenantFactory)
+        scopes: Any = ("projects:read",)
+        secret = DEFAULT_CLIENT_SECRET
+        owner = factory.SubFactory(
+            UserFactory,
+            tenant=factory.SelfAttribute("..tenant"),
+            roles=factory.LazyAttribute(
+                lambda o: ["platform-admin"] if o.tenant.slug == "platform" else ["admin"]
+            ),
+        )
+
+    tenant_id = factory.SelfAttribute("tenant.id")
     client_id = factory.Sequence(lambda n: f"cli_test_{n}")
     name = factory.Sequence(lambda n: f"Integration {n}")
-    scopes: Any = ("projects:read",)
-    secret = DEFAULT_CLIENT_SECRET
-    owner = factory.SubFactory(
-        UserFactory,
-        tenant=factory.SelfAttribute("..tenant"),
-        roles=factory.LazyAttribute(
-            lambda o: ["platform-admin"] if o.tenant.slug == "platform" else ["admin"]
-        ),
-    )
-
-    @classmethod
-    def _create(cls, model_class: type[Client], *args: Any, **kwargs: Any) -> Client:
-        owner = kwargs["owner"]
-        client = Client(
-            tenant_id=kwargs["tenant"].id,
-            client_id=kwargs["client_id"],
-            name=kwargs["name"],
-            scopes=[str(scope) for scope in kwargs["scopes"]],
-            secret_hash=hash_client_secret(kwargs["secret"], _bound["client_secret_key"]),
-            created_by=owner.id if owner is not None else None,
-        )
-        session = current_session()
-        session.add(client)
-        session.flush()
-        return client
+    scope_names = factory.LazyAttribute(lambda o: [str(scope) for scope in o.scopes])
+    secret_hash = factory.LazyAttribute(lambda o: hash_client_secret(o.secret, _bound["client_secret_key"]))
+    created_by = factory.LazyAttribute(lambda o: o.owner.id if o.owner is not None else None)
 
 
 class ApplicationPermissionFactory(BaseFactory):
@@ -219,32 +209,22 @@ class ApplicationPermissionFactory(BaseFactory):
     owner_override = None
     member = False
 
-    @classmethod
-    def _create(cls, model_class: type[ApplicationPermission], *args: Any, **kwargs: Any) -> Any:
-        session = current_session()
-        row = ApplicationPermission(**kwargs)
-        session.add(row)
-        session.flush()
-        mark_revocation(session)
-        return row
+    @factory.post_generation
+    def revocation(row: ApplicationPermission, create: bool, extracted: Any, **kwargs: Any) -> None:
+        if create:
+            mark_revocation(current_session())
 
 
 class ResourceFactory(BaseFactory):
     class Meta:
         model = Resource
 
-    tenant = factory.SubFactory(TenantFactory)
+    class Params:
+        tenant = factory.SubFactory(TenantFactory)
+        owner = None
+
+    tenant_id = factory.SelfAttribute("tenant.id")
     type = "record"
     external_id = factory.Sequence(lambda n: f"record-{n}")
-    owner = None
+    owner_id = factory.LazyAttribute(lambda o: o.owner.id if o.owner else None)
     properties: Any = factory.LazyFunction(dict)
-
-    @classmethod
-    def _create(cls, model_class: type[Resource], *args: Any, **kwargs: Any) -> Resource:
-        owner = kwargs.pop("owner")
-        tenant = kwargs.pop("tenant")
-        resource = Resource(tenant_id=tenant.id, owner_id=owner.id if owner else None, **kwargs)
-        session = current_session()
-        session.add(resource)
-        session.flush()
-        return resource

@@ -5,8 +5,16 @@ HYPOTHESIS_PROFILE."""
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
+
+# Hypothesis keeps its example database and caches outside the repository (read lazily, so
+# this holds although its pytest plugin is imported first); the variable may be set outside.
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "authz-api-hypothesis")
+)
 
 COMMON = {
     "deadline": None,  # requests hash passwords and touch a real database: no per-example limit

@@ -13,8 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from flask import Flask
 
+from app import create_app
 from app.audit import AuditAction, record
+from app.openapi_document import PATH_PARAMETER
+from app.services import services
+from app.settings import Settings
 from policies import BUILTIN_ROLE_PERMISSIONS, BuiltinRole, Permission
 from policies.catalog import PLATFORM_PERMISSIONS
 from policies.principal import PrincipalKind
@@ -138,7 +143,7 @@ PATH_VALUES: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
 
 def verified_claims(app: Any, access_token: str) -> dict[str, Any]:
     """The claims of one of our test tokens, verified with the app's active key."""
-    key = app.extensions["authz.keyring"].active
+    key = services(app).key_ring.active
     return jwt.decode(
         access_token,
         key.verification_material,
@@ -148,7 +153,18 @@ def verified_claims(app: Any, access_token: str) -> dict[str, Any]:
     )
 
 
-PATH_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+def routes_app() -> Flask:
+    """An app built only to read its routes at collection time: every secret is given and
+    the database is in memory, so nothing is written anywhere."""
+    return create_app(
+        Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            database_url="sqlite://",
+            jwt_algorithm="HS256",
+            secret_key="x" * 48,
+            client_secret_key="y" * 48,
+        )
+    )
 
 
 def url_of(rule: str, world: dict[str, Any], claims: dict[str, Any]) -> str:

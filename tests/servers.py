@@ -18,7 +18,13 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.serving import make_server
 
+from app import create_app
+from app.settings import Settings
+
 ROOT = Path(__file__).resolve().parent.parent
+# The client-secret key of the servers and seeding apps the tests start: given, so that none
+# of them writes a development key into the repository's instance/ folder.
+CLIENT_SECRET_KEY = "tests-only-client-secret-key-" + "0123456789abcdef" * 3
 
 
 @contextmanager
@@ -51,7 +57,7 @@ def gunicorn(app_spec: str, env: dict[str, str], workers: int = 2) -> Iterator[s
     process = subprocess.Popen(  # noqa: S603 - fixed arguments, loopback only
         [sys.executable, "-m", "gunicorn", *control, "-w", str(workers), "-b", f"127.0.0.1:{port}", app_spec],
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**os.environ, "AUTHZ_CLIENT_SECRET_KEY": CLIENT_SECRET_KEY, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -87,7 +93,7 @@ def production_server(env: dict[str, str], log: Path, workers: int = 2) -> Itera
         process = subprocess.Popen(  # noqa: S603 - fixed arguments, loopback only
             [*command, PRODUCTION_COMMAND[3]],
             cwd=ROOT,
-            env={**os.environ, **env},
+            env={**os.environ, "AUTHZ_CLIENT_SECRET_KEY": CLIENT_SECRET_KEY, **env},
             stdout=sink,
             stderr=sink,
         )
@@ -106,3 +112,16 @@ def production_server(env: dict[str, str], log: Path, workers: int = 2) -> Itera
     finally:
         process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown: tests need no grace
         process.wait(timeout=30)
+
+
+def seeding_app(database_url: str, key_dir: Path, issuer: str) -> Flask:
+    """An app on the database of the servers a test starts, to seed it before they serve."""
+    return create_app(
+        Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            database_url=database_url,
+            key_dir=key_dir,
+            issuer=issuer,
+            client_secret_key=CLIENT_SECRET_KEY,
+        )
+    )

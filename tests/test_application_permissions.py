@@ -15,24 +15,13 @@ from tests.factories import (
     ApplicationPermissionFactory,
     ClientFactory,
     RoleFactory,
-    TenantFactory,
     UserFactory,
 )
 
 
 @pytest.fixture
-def platform(db):
-    return TenantFactory(slug="platform", name="Platform")
-
-
-@pytest.fixture
 def operator_headers(platform, auth_headers):
     return auth_headers(UserFactory(tenant=platform, roles=["platform-admin"]))
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
 
 
 def claims_of(token: str) -> dict:

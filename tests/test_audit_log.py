@@ -48,29 +48,9 @@ class AuditEventFactory(BaseFactory):
 
 
 @pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
-def globex(db):
-    return TenantFactory(slug="globex")
-
-
-@pytest.fixture
-def acme_admin(acme):
-    return UserFactory(tenant=acme, roles=["admin"])
-
-
-@pytest.fixture
-def operator(db):
-    return UserFactory(tenant=TenantFactory(slug="platform"), roles=["platform-admin"])
-
-
-@pytest.fixture
-def list_events(client, acme, acme_admin, auth_headers):
+def list_events(client, acme, admin, auth_headers):
     """GET acme's audit events as its admin (logged in once); returns the page."""
-    headers = auth_headers(acme_admin)
+    headers = auth_headers(admin)
 
     def get(**query) -> dict:
         response = client.get(f"/tenants/{acme.id}/audit-events", query_string=query, headers=headers)
@@ -107,13 +87,13 @@ def test_tenant_admin_reads_the_tenants_events_newest_first(acme, list_events):
     assert page["next_cursor"] is None
 
 
-def test_an_event_shows_every_field_of_the_contract(acme, acme_admin, list_events):
+def test_an_event_shows_every_field_of_the_contract(acme, admin, list_events):
     written = AuditEventFactory(
         tenant=acme,
         action=AuditAction.USER_ROLES_CHANGED.value,
-        actor_id=str(acme_admin.id),
+        actor_id=str(admin.id),
         target_type="user",
-        target_id=str(acme_admin.id),
+        target_id=str(admin.id),
         ip_address="192.0.2.7",
         request_id="req-42",
         details={"roles": {"from": ["member"], "to": ["admin"]}},
@@ -129,9 +109,9 @@ def test_an_event_shows_every_field_of_the_contract(acme, acme_admin, list_event
         "action": "user.roles.changed",
         "outcome": "success",
         "actor_type": "user",
-        "actor_id": str(acme_admin.id),
+        "actor_id": str(admin.id),
         "target_type": "user",
-        "target_id": str(acme_admin.id),
+        "target_id": str(admin.id),
         "ip_address": "192.0.2.7",
         "request_id": "req-42",
         "details": {"roles": {"from": ["member"], "to": ["admin"]}},
@@ -154,11 +134,9 @@ def test_anonymous_gets_401(client, acme):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_another_tenants_audit_log_is_a_404_exactly_like_a_missing_one(
-    client, globex, acme_admin, auth_headers
-):
+def test_another_tenants_audit_log_is_a_404_exactly_like_a_missing_one(client, globex, admin, auth_headers):
     AuditEventFactory(tenant=globex)
-    headers = auth_headers(acme_admin)
+    headers = auth_headers(admin)
 
     foreign = client.get(f"/tenants/{globex.id}/audit-events", headers=headers)
     missing = client.get(f"/tenants/{uuid.uuid4()}/audit-events", headers=headers)
@@ -197,12 +175,12 @@ def test_platform_admin_gets_a_404_for_a_missing_tenants_log(client, operator, a
     assert response.get_json()["code"] == "not_found"
 
 
-def test_tenant_changes_appear_in_the_tenants_own_log(client, acme, acme_admin, auth_headers, list_events):
-    client.patch(f"/tenants/{acme.id}", json={"name": "Acme Corp"}, headers=auth_headers(acme_admin))
+def test_tenant_changes_appear_in_the_tenants_own_log(client, acme, admin, auth_headers, list_events):
+    client.patch(f"/tenants/{acme.id}", json={"name": "Acme Corp"}, headers=auth_headers(admin))
 
     [renamed] = list_events(action="tenant.updated")["items"]
 
-    assert renamed["actor_id"] == str(acme_admin.id)
+    assert renamed["actor_id"] == str(admin.id)
     assert renamed["ip_address"] == "127.0.0.1"
     assert renamed["details"] == {"name": {"from": acme.name, "to": "Acme Corp"}}
 
@@ -290,8 +268,8 @@ def test_filters_combine(acme, list_events):
         "unknown filter",
     ],
 )
-def test_invalid_filters_are_422_naming_the_field(client, acme, acme_admin, auth_headers, query, field):
-    response = client.get(f"/tenants/{acme.id}/audit-events?{query}", headers=auth_headers(acme_admin))
+def test_invalid_filters_are_422_naming_the_field(client, acme, admin, auth_headers, query, field):
+    response = client.get(f"/tenants/{acme.id}/audit-events?{query}", headers=auth_headers(admin))
 
     assert response.status_code == 422
     assert response.get_json()["code"] == "validation_error"
@@ -343,9 +321,9 @@ def bulk_events(db, tenant, count: int) -> None:
 
 
 @pytest.fixture
-def queries_for(client, acme, acme_admin, auth_headers, count_queries):
+def queries_for(client, acme, admin, auth_headers, count_queries):
     """The number of queries one GET of acme's audit list costs (token state already loaded)."""
-    headers = auth_headers(acme_admin)
+    headers = auth_headers(admin)
     url = f"/tenants/{acme.id}/audit-events"
     client.get(url, headers=headers)  # warm: the token's state is loaded once
 

@@ -9,14 +9,10 @@ import jwt
 import pytest
 from sqlalchemy import select
 
+from app.services import services
 from models import AuditEvent, LoginSession, User
 from tests.conftest import PASSWORD, bearer
-from tests.factories import TenantFactory, UserFactory
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
+from tests.factories import UserFactory
 
 
 @pytest.fixture
@@ -29,7 +25,7 @@ def login_body(tenant="acme", username="bob", password=PASSWORD):
 
 
 def public_key(app):
-    return app.extensions["authz.keyring"].active.verification_material
+    return services(app).key_ring.active.verification_material
 
 
 def test_login_issues_a_bearer_pair(client, bob):
@@ -57,7 +53,7 @@ def test_access_token_carries_tenant_roles_permissions_and_session(app, client, 
     assert claims["aud"] == "https://authz.test"
 
     assert header["alg"] == "RS256"
-    assert header["kid"] == app.extensions["authz.keyring"].active.kid
+    assert header["kid"] == services(app).key_ring.active.kid
     assert claims["sub"] == str(bob.id)
     assert claims["tenant_id"] == str(acme.id)
     assert claims["roles"] == ["member"]

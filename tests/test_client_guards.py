@@ -15,16 +15,6 @@ from tests.factories import RoleFactory, TenantFactory, UserFactory
 
 
 @pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
-def admin(acme):
-    return UserFactory(tenant=acme, roles=["admin"])
-
-
-@pytest.fixture
 def carol(acme):
     """Holds clients:write but not users:write."""
     integrator = RoleFactory(tenant=acme, name="integrator", permissions=["clients:write", "projects:read"])

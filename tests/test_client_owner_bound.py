@@ -22,11 +22,6 @@ MEMBER = " ".join(sorted(BUILTIN_ROLE_PERMISSIONS[BuiltinRole.MEMBER]))
 
 
 @pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
 def boss(acme):
     return UserFactory(tenant=acme, roles=["admin"], username="boss")
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.clients import service
 from app.clients.service import ClientAuthenticationFailed, FailureReason
-from app.security import CLIENT_SECRET_KEY
+from app.services import services
 from models import AuditEvent, Client
 from tests.factories import RoleFactory, TenantFactory, UserFactory
 
@@ -27,16 +27,6 @@ CLIENT_FIELDS = {
     "last_used_at",
     "revoked_at",
 }
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
-def admin(acme):
-    return UserFactory(tenant=acme, roles=["admin"])
 
 
 def clients_url(tenant, cid=None):
@@ -80,7 +70,7 @@ def test_the_secret_is_stored_only_as_an_hmac_under_the_client_secret_key(
 
     stored = db.scalars(select(Client).where(Client.client_id == body["client_id"])).one()
 
-    key = app.extensions[CLIENT_SECRET_KEY]
+    key = services(app).client_secret_key
     assert stored.secret_hash == hmac.new(key, body["client_secret"].encode(), hashlib.sha256).hexdigest()
     assert body["client_secret"] not in stored.secret_hash
     assert stored.created_by == admin.id
@@ -311,9 +301,11 @@ def issued(client, acme, admin, auth_headers):
 
 
 def authenticate(app, db, client_id, secret):
-    with app.app_context():
-        client, _tenant = service.authenticate_client(db, client_id=client_id, client_secret=secret)
-        return client
+    key = services(app).client_secret_key
+    client, _tenant = service.authenticate_client(
+        db, client_id=client_id, client_secret=secret, secret_key=key
+    )
+    return client
 
 
 def test_authenticate_client_returns_the_client_for_its_secret(app, db, issued):

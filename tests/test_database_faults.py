@@ -18,15 +18,14 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from app import create_app
 from app.database import database
 from app.database_bounds import CONNECT_TIMEOUT_SECONDS, FAIL_FAST_SECONDS
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.security import passwords
-from app.settings import Settings
+from app.services import services
 from policies import BuiltinRole
 from tests.databases import upgrade
-from tests.servers import production_server
+from tests.servers import CLIENT_SECRET_KEY, production_server, seeding_app
 
 PASSWORD = "fault-test-password"
 DATABASE_TIMEOUT = 2.0
@@ -73,13 +72,12 @@ def service(own_postgres, tmp_path_factory):
         "AUTHZ_DATABASE_URL": url,
         "AUTHZ_KEY_DIR": str(tmp / "keys"),
         "AUTHZ_ISSUER": "https://faults.test",
+        "AUTHZ_CLIENT_SECRET_KEY": CLIENT_SECRET_KEY,
         "AUTHZ_DATABASE_TIMEOUT": str(DATABASE_TIMEOUT),
         # The recovery loop logs in many times a second from one address.
         "AUTHZ_LOGIN_LIMIT_PER_ADDRESS": "100000 per minute",
     }
-    seeder = create_app(
-        Settings(_env_file=None, database_url=url, key_dir=tmp / "keys", issuer="https://faults.test")
-    )
+    seeder = seeding_app(url, tmp / "keys", "https://faults.test")
     with seeder.app_context(), database().sessions() as session:
         tenant = create_tenant(session, "acme", "Acme")
         create_user(
@@ -91,7 +89,7 @@ def service(own_postgres, tmp_path_factory):
         )
         session.commit()
         tenant_id = str(tenant.id)
-    seeder.extensions["authz.database"].engine.dispose()
+    services(seeder).database.engine.dispose()
     with production_server(env, tmp / "server.log", workers=2) as base:
         yield base, tenant_id
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.decisions.engine import subject_cache_of
+from app.services import services
 from models import Tenant
 from tests.factories import (
     ApplicationPermissionFactory,
@@ -17,11 +17,6 @@ from tests.factories import (
     UserFactory,
 )
 from tests.test_application_permissions import claims_of
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
 
 
 @pytest.fixture
@@ -277,7 +272,7 @@ def test_a_batch_costs_the_same_with_ten_or_a_thousand_items(
             for i in range(size)
         ]
         client.post("/access/v1/evaluations", json={"evaluations": items[:1]}, headers=pep)  # caller warm
-        subject_cache_of(app).clear()  # both batches load their subjects
+        services(app).subject_cache.clear()  # both batches load their subjects
         with count_queries.counting():
             response = client.post("/access/v1/evaluations", json={"evaluations": items}, headers=pep)
         assert len(response.get_json()["evaluations"]) == size

@@ -19,14 +19,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from app import create_app
 from app.provisioning import builtin_role, create_tenant, create_user
-from app.security import PASSWORDS
-from app.settings import Settings
+from app.services import services
 from policies import BuiltinRole
 from tests.databases import upgrade
 from tests.faults import OwnRedis, require_redis_binary
-from tests.servers import production_server
+from tests.servers import CLIENT_SECRET_KEY, production_server, seeding_app
 
 PASSWORD = "deployment-test-password"
 USERS = ("bob", "carol", "dave")
@@ -91,15 +89,14 @@ def deployment(own_postgres, tmp_path_factory):
         "AUTHZ_REDIS_URL": redis_server.url,
         "AUTHZ_KEY_DIR": str(tmp / "keys"),  # shared by both instances, as the README says
         "AUTHZ_ISSUER": "https://deploy.test",
+        "AUTHZ_CLIENT_SECRET_KEY": CLIENT_SECRET_KEY,  # given: nothing is written into instance/
     }
-    seeder = create_app(
-        Settings(_env_file=None, database_url=url, key_dir=tmp / "keys", issuer="https://deploy.test")
-    )
-    database = seeder.extensions["authz.database"]
+    seeder = seeding_app(url, tmp / "keys", "https://deploy.test")
+    database = services(seeder).database
     with seeder.app_context(), database.sessions() as session:
         tenant = create_tenant(session, "acme", "Acme")
         member = builtin_role(session, tenant, BuiltinRole.MEMBER)
-        hashed = seeder.extensions[PASSWORDS].hash(PASSWORD)
+        hashed = services(seeder).passwords.hash(PASSWORD)
         for username in USERS:
             create_user(session, tenant, username, hashed, roles=[member])
         session.commit()

@@ -13,7 +13,7 @@ import jwt
 import pytest
 from jwt import PyJWKClient
 
-from app.security.tokens import EXTENSION
+from app.services import services
 from tests.conftest import bearer
 from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory, UserFactory
 from tests.servers import serve_in_thread
@@ -108,7 +108,7 @@ def test_a_configured_audience_is_the_access_tokens_audience(make_client, make_s
 def test_a_downstream_service_refuses_a_token_signed_by_someone_else(app):
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    kid = app.extensions["authz.keyring"].active.kid
+    kid = services(app).key_ring.active.kid
     forged = jwt.encode(
         {"sub": "x", "iss": ISSUER},
         rsa.generate_private_key(public_exponent=65537, key_size=2048),
@@ -134,7 +134,7 @@ def legacy_token(app, current: str, *, audience: str | None = None) -> str:
         claims.pop(name, None)
     if audience is not None:
         claims["aud"] = audience
-    key = app.extensions[EXTENSION].active
+    key = services(app).key_ring.active
     return jwt.encode(
         claims, key.signing_material, algorithm=key.algorithm.value, headers={"kid": key.kid, "typ": "JWT"}
     )
@@ -170,7 +170,7 @@ def test_an_old_style_token_still_expires(app, client, login, db):
     claims.update(exp=int(time.time()) - 120, iat=int(time.time()) - 1000, nbf=int(time.time()) - 1000)
     for name in ("aud", "client_id", "scope"):
         claims.pop(name, None)
-    key = app.extensions[EXTENSION].active
+    key = services(app).key_ring.active
     expired = jwt.encode(
         claims, key.signing_material, algorithm="RS256", headers={"kid": key.kid, "typ": "JWT"}
     )
@@ -199,7 +199,7 @@ def test_a_token_whose_typ_and_audience_disagree_with_its_kind_is_refused(
     claims.pop("aud")
     if aud is not None:
         claims["aud"] = aud
-    key = app.extensions[EXTENSION].active
+    key = services(app).key_ring.active
     token = jwt.encode(claims, key.signing_material, algorithm="RS256", headers={"kid": key.kid, "typ": typ})
 
     response = client.get("/auth/me", headers=bearer(token))

@@ -34,11 +34,6 @@ def json_body_of_size(size: int) -> bytes:
 
 
 @pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
 def member(acme):
     return UserFactory(tenant=acme, roles=["member"])
 

@@ -17,11 +17,6 @@ from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory,
 INTROSPECT = ["tokens:introspect"]
 
 
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
 def basic(client_row):
     raw = f"{client_row.client_id}:{DEFAULT_CLIENT_SECRET}".encode()
     return {"Authorization": "Basic " + base64.b64encode(raw).decode()}

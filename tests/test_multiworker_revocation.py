@@ -16,15 +16,16 @@ import pytest
 from flask import Flask
 
 from app import create_app
-from app.auth.service import invalidate_access_tokens
 from app.database import database
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.security import passwords
+from app.security.revocation import invalidate_access_tokens
+from app.services import services
 from app.settings import Settings
 from models import User
 from policies import BuiltinRole
 from tests.databases import fresh_database, upgrade
-from tests.servers import gunicorn
+from tests.servers import CLIENT_SECRET_KEY, gunicorn
 
 PASSWORD = "multi-worker-password"
 WORKERS = 3
@@ -80,6 +81,7 @@ def deployment(tmp_path_factory):
             "AUTHZ_DATABASE_URL": url,
             "AUTHZ_KEY_DIR": str(tmp_path / "keys"),
             "AUTHZ_ISSUER": "https://workers.test",
+            "AUTHZ_CLIENT_SECRET_KEY": CLIENT_SECRET_KEY,
         }
         redis_url = os.environ.get("AUTHZ_TEST_REDIS_URL")
         if redis_url:
@@ -96,7 +98,7 @@ def deployment(tmp_path_factory):
             session.commit()
         with gunicorn("tests.multiworker_app:create()", env, workers=WORKERS) as base:
             yield Deployment(base, other_instance, user_ids)
-        other_instance.extensions["authz.database"].engine.dispose()
+        services(other_instance).database.engine.dispose()
 
 
 def login(deployment: Deployment, username: str) -> dict:

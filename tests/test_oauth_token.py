@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-import jwt
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -23,27 +22,17 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from app.clients.service import hash_client_secret
-from app.database import EXTENSION as DATABASE
 from app.provisioning import create_tenant, create_user, roles_by_name
-from app.security import CLIENT_SECRET_KEY, PASSWORDS
+from app.services import services
 from models import AuditEvent, Client, Project
 from tests.conftest import PASSWORD, bearer
-from tests.factories import ProjectFactory, TenantFactory, UserFactory
+from tests.factories import ProjectFactory, TenantFactory
+from tests.matrix_world import verified_claims
 
 TOKEN_URL = "/auth/token"
 GRANT = {"grant_type": "client_credentials"}
 TOKEN_FIELDS = {"access_token", "token_type", "expires_in", "scope"}
 BASIC_CHALLENGE = 'Basic realm="authz"'
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
-def admin(acme):
-    return UserFactory(tenant=acme, roles=["admin"])
 
 
 @pytest.fixture
@@ -66,17 +55,6 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
 
 def post_credentials(integration: dict[str, Any]) -> dict[str, str]:
     return {"client_id": integration["client_id"], "client_secret": integration["client_secret"]}
-
-
-def claims_of(app, token: str) -> dict[str, Any]:
-    key = app.extensions["authz.keyring"].active
-    return jwt.decode(
-        token,
-        key.verification_material,
-        [key.algorithm],
-        issuer="https://authz.test",
-        audience="https://authz.test",
-    )
 
 
 def assert_oauth_error(response, status: int, error: str) -> dict[str, Any]:
@@ -136,7 +114,7 @@ def test_a_form_request_gets_a_bearer_token(client, integration, method):
 def test_the_token_names_the_client_its_tenant_and_its_scopes_and_no_session(app, client, acme, integration):
     token = client.post(TOKEN_URL, json={**GRANT, **post_credentials(integration)}).get_json()["access_token"]
 
-    claims = claims_of(app, token)
+    claims = verified_claims(app, token)
 
     assert claims["sub"] == claims["client_id"] == integration["client_id"]
     assert claims["tenant_id"] == str(acme.id)
@@ -154,7 +132,7 @@ def test_a_scope_narrows_the_token(app, client, integration):
 
     assert response.status_code == 200
     assert response.get_json()["scope"] == "projects:read"
-    assert claims_of(app, response.get_json()["access_token"])["permissions"] == ["projects:read"]
+    assert verified_claims(app, response.get_json()["access_token"])["permissions"] == ["projects:read"]
 
 
 @pytest.mark.parametrize(
@@ -202,7 +180,7 @@ def test_issuing_is_audited_as_the_client_without_the_secret(app, client, db, ac
     assert (event.actor_type, event.actor_id) == ("client", integration["client_id"])
     assert event.target_id == integration["id"]
     assert event.details["scopes"] == ["projects:read", "users:read"]
-    assert event.details["jti"] == claims_of(app, token)["jti"]
+    assert event.details["jti"] == verified_claims(app, token)["jti"]
     assert integration["client_secret"] not in json.dumps(event.details)
 
 
@@ -507,9 +485,9 @@ LIVE_SECRET = "live-test-secret-" + "s" * 32
 def live(committing_app) -> Iterator[dict[str, Any]]:
     """The app served over HTTP on 127.0.0.1, on its own committing database, with a tenant,
     a project and a client whose secret is known."""
-    key = committing_app.extensions[CLIENT_SECRET_KEY]
-    passwords = committing_app.extensions[PASSWORDS]
-    with committing_app.extensions[DATABASE].sessions() as session, session.begin():
+    key = services(committing_app).client_secret_key
+    passwords = services(committing_app).passwords
+    with services(committing_app).database.sessions() as session, session.begin():
         acme = create_tenant(session, "acme", "Acme")
         (admin_role,) = roles_by_name(session, acme, ["admin"]).values()
         owner = create_user(session, acme, "admin", passwords.hash(PASSWORD), roles=[admin_role])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app import create_app
+from app.services import services
 from tests.factories import ProjectFactory, TenantFactory, UserFactory
 
 
@@ -73,19 +74,17 @@ def test_a_write_waiting_on_a_lock_is_a_503_within_the_bound(committing_app, mak
 
     from sqlalchemy import text
 
-    from app.database import EXTENSION as DATABASE
     from app.database import SQLITE_WRITE_OPTION
     from app.provisioning import builtin_role, create_tenant, create_user
-    from app.security import PASSWORDS
     from policies import BuiltinRole
     from tests.conftest import PASSWORD
 
-    engine = committing_app.extensions[DATABASE].engine
-    with committing_app.extensions[DATABASE].sessions() as session, session.begin():
+    engine = services(committing_app).database.engine
+    with services(committing_app).database.sessions() as session, session.begin():
         acme = create_tenant(session, "acme", "Acme")
         role = builtin_role(session, acme, BuiltinRole.MEMBER)
         bob = create_user(
-            session, acme, "bob", committing_app.extensions[PASSWORDS].hash(PASSWORD), roles=[role]
+            session, acme, "bob", services(committing_app).passwords.hash(PASSWORD), roles=[role]
         )
         bob_id = bob.id
     timeout = 0.5

@@ -8,22 +8,17 @@ A route that takes a body but has no sample in tests/samples/ fails its cases, n
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
-from app import create_app
-from app.settings import Settings
+from app.openapi_document import openapi_path
 from policies import PrincipalKind, RouteEntry, TokenKind, route_policies
 from tests.conftest import bearer
-from tests.matrix_world import ACTORS, TARGET_TENANT, Actor, build_world, url_of, verified_claims
+from tests.matrix_world import ACTORS, TARGET_TENANT, Actor, build_world, routes_app, url_of, verified_claims
 from tests.samples import all_bodies
 
-# An app built only to read its routes at collection time: nothing is written anywhere.
-_routes_app = create_app(
-    Settings(_env_file=None, database_url="sqlite://", jwt_algorithm="HS256", secret_key="x" * 48)  # type: ignore[call-arg]
-)
+_routes_app = routes_app()
 ROUTES: list[RouteEntry] = route_policies(_routes_app)
 SPEC_PATHS: dict[str, Any] = _routes_app.api_doc["paths"]
 
@@ -56,7 +51,7 @@ def expected_outcome(entry: RouteEntry, actor: Actor) -> int | str:
 
 def declared_success_status(entry: RouteEntry, method: str) -> int:
     """The 2xx the route declares in the OpenAPI document (200 for undocumented pages)."""
-    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", entry.rule)
+    path = openapi_path(entry.rule)
     operation = SPEC_PATHS.get(path, {}).get(method.lower(), {})
     declared = sorted(int(code) for code in operation.get("responses", {}) if code.startswith("2"))
     return declared[0] if declared else 200

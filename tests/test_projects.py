@@ -11,11 +11,6 @@ from models import AuditEvent, Project
 from tests.factories import ProjectFactory, TenantFactory, UserFactory
 
 
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
 def test_member_creates_a_project_they_own(client, acme, auth_headers):
     bob = UserFactory(tenant=acme, roles=["member"])
 

@@ -107,3 +107,22 @@ def test_login_costs_constant_queries_as_roles_grow(client, db, count_queries):
         client.post("/auth/login", json=body)
 
     assert count_queries.count == small
+
+
+@pytest.mark.parametrize("caller_roles", [["member"], ["admin"]])  # the owner, and a projects:manage holder
+def test_a_project_change_loads_the_project_once(client, db, auth_headers, count_queries, caller_roles):
+    owner = UserFactory(roles=["member"])
+    caller = owner if caller_roles == ["member"] else UserFactory(tenant=owner.tenant, roles=caller_roles)
+    project = ProjectFactory(tenant=owner.tenant, owner=owner, name="before")
+    headers = auth_headers(caller)
+    client.get("/auth/me", headers=headers)  # the first request loads the token state
+    url = f"/tenants/{owner.tenant_id}/projects/{project.id}"
+
+    with count_queries.counting():
+        response = client.patch(url, json={"name": "after"}, headers=headers)
+
+    assert response.status_code == 200, response.get_json()
+    loads = [
+        s for s in count_queries.statements if s.lstrip().upper().startswith("SELECT") and "projects" in s
+    ]
+    assert len(loads) == 1, count_queries.statements

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from app.decisions.engine import subject_cache_of
 from app.security.revocation import mark_revocation
+from app.services import services
 from models import (
     ApplicationPermission,
     Client,
@@ -344,7 +344,7 @@ def evaluation_cost(app, client, count_queries, pep_headers, body) -> tuple[Cost
     """What one evaluation costs with its subject not yet loaded, then cached under the epoch."""
     warm = {**body, "subject": {"type": "user", "id": "pep"}}
     client.post("/access/v1/evaluation", json=warm, headers=pep_headers)  # the caller's state, the catalog
-    subject_cache_of(app).clear()
+    services(app).subject_cache.clear()
     cold, response = cost_of(
         client, count_queries, "POST", "/access/v1/evaluation", json=body, headers=pep_headers
     )
@@ -390,7 +390,7 @@ def batch_cost(app, client, count_queries, pep_headers, items) -> Cost:
     """A batch's statements with none of its subjects cached (the caller warmed up)."""
     warm = {"evaluations": [{**items[0], "subject": {"type": "user", "id": "pep"}}]}
     client.post("/access/v1/evaluations", json=warm, headers=pep_headers)
-    subject_cache_of(app).clear()
+    services(app).subject_cache.clear()
     spent, response = cost_of(
         client,
         count_queries,
@@ -510,7 +510,7 @@ def search_costs(app, client, count_queries, pep_headers, url, body) -> tuple[Co
     """The first two pages of a search (page size fixed), its subject not cached. A page of
     clients may hold fewer than the limit (they are filtered after the query)."""
     client.post(url, json={**body, "page": PAGE}, headers=pep_headers)  # the caller's state, the catalog
-    subject_cache_of(app).clear()
+    services(app).subject_cache.clear()
     first, response = cost_of(
         client, count_queries, "POST", url, json={**body, "page": PAGE}, headers=pep_headers
     )

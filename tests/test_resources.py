@@ -8,11 +8,6 @@ from tests.factories import ResourceFactory, TenantFactory, UserFactory
 
 
 @pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
 def headers(acme, auth_headers):
     return auth_headers(UserFactory(tenant=acme, roles=["admin"]))
 

@@ -15,9 +15,8 @@ from flask import Flask
 from sqlalchemy import delete, select
 
 import app.users.service as users_service
-from app.database import EXTENSION as DATABASE
 from app.provisioning import add_role, builtin_role, create_tenant, create_user
-from app.security import PASSWORDS
+from app.services import services
 from models import Role, Tenant, User
 from policies import BuiltinRole, Permission
 from tests.conftest import PASSWORD, bearer
@@ -26,8 +25,8 @@ from tests.conftest import PASSWORD, bearer
 @pytest.fixture
 def pg_app(postgres_app: Flask) -> Flask:
     app = postgres_app
-    hashed = app.extensions[PASSWORDS].hash(PASSWORD)
-    with app.extensions[DATABASE].sessions() as session, session.begin():
+    hashed = services(app).passwords.hash(PASSWORD)
+    with services(app).database.sessions() as session, session.begin():
         acme = create_tenant(session, "acme", "Acme")
         admin, member = (builtin_role(session, acme, r) for r in (BuiltinRole.ADMIN, BuiltinRole.MEMBER))
         add_role(session, acme, "reviewer", [Permission.PROJECTS_READ])
@@ -40,7 +39,7 @@ def test_a_role_deleted_while_it_is_being_assigned_is_a_409_not_a_500(pg_app, mo
     api = pg_app.test_client()
     token = api.post("/auth/login", json={"tenant": "acme", "username": "alice", "password": PASSWORD})
     headers = bearer(token.get_json()["access_token"])
-    engine = pg_app.extensions[DATABASE].engine
+    engine = services(pg_app).database.engine
     with engine.connect() as connection:
         acme_id = connection.execute(select(Tenant.id).where(Tenant.slug == "acme")).scalar_one()
         bob_id = connection.execute(select(User.id).where(User.username == "bob")).scalar_one()
@@ -69,7 +68,7 @@ def test_the_same_roles_put_twice_at_once_are_both_200(pg_app):
     api = pg_app.test_client()
     token = api.post("/auth/login", json={"tenant": "acme", "username": "alice", "password": PASSWORD})
     headers = bearer(token.get_json()["access_token"])
-    engine = pg_app.extensions[DATABASE].engine
+    engine = services(pg_app).database.engine
     with engine.connect() as connection:
         acme_id = connection.execute(select(Tenant.id).where(Tenant.slug == "acme")).scalar_one()
         bob_id = connection.execute(select(User.id).where(User.username == "bob")).scalar_one()

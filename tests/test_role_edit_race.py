@@ -27,9 +27,8 @@ from sqlalchemy import select, text
 
 import app.roles.service as roles_service
 from app import create_app
-from app.database import EXTENSION as DATABASE
 from app.provisioning import add_role, builtin_role, create_tenant, create_user
-from app.security import PASSWORDS
+from app.services import services
 from app.settings import Settings
 from models import Role, Tenant, User
 from policies import BuiltinRole, Permission
@@ -42,10 +41,10 @@ SAFETY_TIMEOUT = 60  # seconds; only to fail instead of hanging if something dea
 def pg_app(postgres_app: Flask, make_settings: Callable[..., Settings]) -> Iterator[Flask]:
     """The race holds a row lock for as long as it takes to run the other side: longer than
     the production bound on a lock wait (AUTHZ_DATABASE_TIMEOUT, 2 s) on a busy machine."""
-    url = postgres_app.extensions[DATABASE].engine.url.render_as_string(hide_password=False)
+    url = services(postgres_app).database.engine.url.render_as_string(hide_password=False)
     app = create_app(make_settings(database_url=url, database_timeout=30), TESTING=True)
-    hashed = app.extensions[PASSWORDS].hash(PASSWORD)
-    with app.extensions[DATABASE].sessions() as session, session.begin():
+    hashed = services(app).passwords.hash(PASSWORD)
+    with services(app).database.sessions() as session, session.begin():
         acme = create_tenant(session, "acme", "Acme")
         admin, member = (builtin_role(session, acme, r) for r in (BuiltinRole.ADMIN, BuiltinRole.MEMBER))
         add_role(
@@ -58,7 +57,7 @@ def pg_app(postgres_app: Flask, make_settings: Callable[..., Settings]) -> Itera
             create_user(session, acme, name, hashed, roles=[admin])
         create_user(session, acme, "dana", hashed, roles=[member])
     yield app
-    app.extensions[DATABASE].engine.dispose()
+    services(app).database.engine.dispose()
 
 
 def login(app: Flask, username: str) -> dict[str, Any]:
@@ -71,7 +70,7 @@ def login(app: Flask, username: str) -> dict[str, Any]:
 
 def waiting_on_a_lock(app: Flask) -> bool:
     """Whether a backend of this test's database waits for a row or transaction lock."""
-    with app.extensions[DATABASE].engine.connect() as connection:
+    with services(app).database.engine.connect() as connection:
         return bool(
             connection.execute(
                 text(
@@ -83,7 +82,7 @@ def waiting_on_a_lock(app: Flask) -> bool:
 
 
 def test_a_permission_removed_while_its_role_is_assigned_leaves_no_token_holding_it(pg_app, monkeypatch):
-    engine = pg_app.extensions[DATABASE].engine
+    engine = services(pg_app).database.engine
     with engine.connect() as connection:
         acme_id = connection.execute(select(Tenant.id).where(Tenant.slug == "acme")).scalar_one()
         dana_id = connection.execute(select(User.id).where(User.username == "dana")).scalar_one()

@@ -11,27 +11,17 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from app.database import EXTENSION as DATABASE
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.roles import service
-from app.security import PASSWORDS
+from app.services import services
 from models import AuditEvent, Role, RolePermission, User, UserRole
-from policies import BUILTIN_ROLE_PERMISSIONS, BuiltinRole, Permission, Principal, PrincipalKind
+from policies import BUILTIN_ROLE_PERMISSIONS, BuiltinRole, Permission
 from tests import bulk
 from tests.conftest import PASSWORD, bearer
 from tests.factories import RoleFactory, TenantFactory, UserFactory
+from tests.principals import principal_for
 
 ROLE_FIELDS = {"id", "name", "description", "permissions", "builtin", "created_at"}
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
-def admin(acme):
-    return UserFactory(tenant=acme, username="alice", roles=["admin"])
 
 
 @pytest.fixture
@@ -61,22 +51,6 @@ def roles_url(tenant):
 
 def role_url(tenant, role_id):
     return f"/tenants/{tenant.id}/roles/{role_id}"
-
-
-def acting_as(user, permissions):
-    """The Principal a service sees for `user` (service tests run without HTTP)."""
-    return Principal(
-        kind=PrincipalKind.USER,
-        subject=str(user.id),
-        tenant_id=user.tenant_id,
-        roles=tuple(user.role_names),
-        permissions=frozenset(permissions),
-        token_id=uuid.uuid4().hex,
-        token_type="access",
-        issued_at=0,
-        authz_version=user.authz_version,
-        session_id=uuid.uuid4(),
-    )
 
 
 def permissions_of(db, role_id):
@@ -657,7 +631,7 @@ def test_a_failed_create_leaves_neither_role_nor_event(db, acme, admin):
             name="auditor",
             description="",
             permissions=[Permission.AUDIT_READ],
-            actor=acting_as(admin, {Permission.AUDIT_READ, Permission.ROLES_WRITE}),
+            actor=principal_for(admin),
         )
 
     assert db.scalars(select(Role).where(Role.name == "auditor")).all() == []
@@ -674,7 +648,7 @@ def test_a_failed_update_leaves_the_role_its_holders_and_the_log_as_they_were(db
             acme.id,
             reviewer.id,
             permissions=[Permission.AUDIT_READ],
-            actor=acting_as(admin, {Permission.AUDIT_READ, Permission.PROJECTS_READ, Permission.ROLES_WRITE}),
+            actor=principal_for(admin),
         )
 
     assert permissions_of(db, reviewer.id) == ["projects:read"]
@@ -690,7 +664,7 @@ def test_a_failed_delete_leaves_the_role_its_memberships_and_the_log_as_they_wer
             db,
             acme.id,
             reviewer.id,
-            actor=acting_as(admin, {Permission.PROJECTS_READ, Permission.ROLES_WRITE}),
+            actor=principal_for(admin),
         )
 
     assert db.scalar(select(func.count()).select_from(Role).where(Role.id == reviewer.id)) == 1
@@ -703,9 +677,9 @@ def test_a_failed_delete_leaves_the_role_its_memberships_and_the_log_as_they_wer
 
 def seed_admin(committing_app) -> tuple[str, str]:
     """A tenant with an admin, really committed; returns (tenant id, access token)."""
-    with committing_app.extensions[DATABASE].sessions() as session, session.begin():
+    with services(committing_app).database.sessions() as session, session.begin():
         tenant = create_tenant(session, "acme", "Acme")
-        password_hash = committing_app.extensions[PASSWORDS].hash(PASSWORD)
+        password_hash = services(committing_app).passwords.hash(PASSWORD)
         create_user(
             session, tenant, "alice", password_hash, roles=[builtin_role(session, tenant, BuiltinRole.ADMIN)]
         )

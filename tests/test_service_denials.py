@@ -10,23 +10,12 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, select
 
-from app.database import EXTENSION as DATABASE
 from app.provisioning import add_role, builtin_role, create_tenant, create_user
-from app.security import PASSWORDS
+from app.services import services
 from models import AuditEvent, Role, Tenant
 from policies import BuiltinRole, Permission
 from tests.conftest import PASSWORD, bearer
-from tests.factories import RoleFactory, TenantFactory, UserFactory
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
-def admin(acme):
-    return UserFactory(tenant=acme, roles=["admin"])
+from tests.factories import RoleFactory, UserFactory
 
 
 @pytest.fixture
@@ -138,7 +127,7 @@ def test_the_denial_commits_while_the_refused_change_rolls_back(postgres_or_sqli
     api = app.test_client()
     login = api.post("/auth/login", json={"tenant": "acme", "username": "staffer", "password": PASSWORD})
     headers = bearer(login.get_json()["access_token"])
-    with app.extensions[DATABASE].sessions() as session:
+    with services(app).database.sessions() as session:
         acme_id = session.scalars(select(Tenant.id).where(Tenant.slug == "acme")).one()
 
     response = api.post(
@@ -161,8 +150,8 @@ def test_the_denial_commits_while_the_refused_change_rolls_back(postgres_or_sqli
 @pytest.fixture
 def postgres_or_sqlite_committing_app(committing_app):
     app = committing_app
-    hashed = app.extensions[PASSWORDS].hash(PASSWORD)
-    with app.extensions[DATABASE].sessions() as session, session.begin():
+    hashed = services(app).passwords.hash(PASSWORD)
+    with services(app).database.sessions() as session, session.begin():
         acme = create_tenant(session, "acme", "Acme")
         staff = add_role(
             session, acme, "staff", [Permission.ROLES_WRITE, Permission.ROLES_READ, Permission.USERS_READ]
@@ -170,4 +159,4 @@ def postgres_or_sqlite_committing_app(committing_app):
         create_user(
             session, acme, "staffer", hashed, roles=[staff, builtin_role(session, acme, BuiltinRole.MEMBER)]
         )
-    return app, str(app.extensions[DATABASE].engine.url.render_as_string(hide_password=False))
+    return app, str(services(app).database.engine.url.render_as_string(hide_password=False))

@@ -16,9 +16,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from app.database import EXTENSION as DATABASE
 from app.provisioning import builtin_role, create_tenant, create_user
-from app.security import PASSWORDS
+from app.services import services
 from models import Tenant
 from policies import BuiltinRole
 from tests.conftest import PASSWORD, bearer
@@ -29,8 +28,8 @@ SAFETY_TIMEOUT = 60  # seconds; only to fail instead of hanging
 @pytest.fixture
 def world(committing_app: Flask) -> Flask:
     app = committing_app
-    hashed = app.extensions[PASSWORDS].hash(PASSWORD)
-    with app.extensions[DATABASE].sessions() as session, session.begin():
+    hashed = services(app).passwords.hash(PASSWORD)
+    with services(app).database.sessions() as session, session.begin():
         platform = create_tenant(session, "platform", "Platform")
         create_user(
             session,
@@ -53,9 +52,9 @@ def login(app: Flask, tenant: str, username: str) -> Any:
 def test_a_login_racing_a_suspension_leaves_no_session_alive_after_reactivation(world, monkeypatch):
     app = world
     operator = bearer(login(app, "platform", "operator").get_json()["access_token"])
-    with app.extensions[DATABASE].sessions() as session:
+    with services(app).database.sessions() as session:
         acme_id = session.scalars(select(Tenant.id).where(Tenant.slug == "acme")).one()
-    passwords = app.extensions[PASSWORDS]
+    passwords = services(app).passwords
     checked, release = threading.Event(), threading.Event()
     original = passwords.verify
 

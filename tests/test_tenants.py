@@ -11,35 +11,14 @@ import pytest
 from sqlalchemy import event, insert, select
 
 from app.audit import AuditAction
-from app.database import EXTENSION as DATABASE
 from app.provisioning import builtin_role, create_tenant, create_user
-from app.security import PASSWORDS
+from app.services import services
 from models import AuditEvent, Role, Tenant, utcnow
 from policies import TENANT_PERMISSIONS, BuiltinRole, Permission
 from tests.conftest import PASSWORD, bearer
 from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory, UserFactory
 
 TENANT_FIELDS = {"id", "slug", "name", "status", "created_at"}
-
-
-@pytest.fixture
-def platform(db):
-    return TenantFactory(slug="platform", name="Platform")
-
-
-@pytest.fixture
-def operator(platform):
-    return UserFactory(tenant=platform, roles=["platform-admin"])
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme", name="Acme")
-
-
-@pytest.fixture
-def acme_admin(acme):
-    return UserFactory(tenant=acme, roles=["admin"])
 
 
 @pytest.fixture
@@ -103,8 +82,8 @@ def test_tenant_list_filters_by_status(client, acme, operator, auth_headers):
     assert [t["slug"] for t in page["items"]] == ["dormant"]
 
 
-def test_tenant_admin_cannot_list_tenants(client, acme_admin, auth_headers):
-    response = client.get("/tenants", headers=auth_headers(acme_admin))
+def test_tenant_admin_cannot_list_tenants(client, admin, auth_headers):
+    response = client.get("/tenants", headers=auth_headers(admin))
 
     assert response.status_code == 403
     assert response.get_json()["required_permissions"] == ["platform:read"]
@@ -184,9 +163,9 @@ def test_tenant_creation_is_audited_in_the_new_tenant(client, db, operator, auth
     assert created.details == {"slug": "initech", "name": "Initech"}
 
 
-def test_tenant_admin_cannot_create_a_tenant(client, db, acme_admin, auth_headers):
+def test_tenant_admin_cannot_create_a_tenant(client, db, admin, auth_headers):
     response = client.post(
-        "/tenants", json={"slug": "initech", "name": "Initech"}, headers=auth_headers(acme_admin)
+        "/tenants", json={"slug": "initech", "name": "Initech"}, headers=auth_headers(admin)
     )
 
     assert response.status_code == 403
@@ -276,9 +255,9 @@ def test_tenant_users_read_their_own_tenant(client, acme, auth_headers, role):
     }
 
 
-def test_another_tenant_is_a_404_exactly_like_a_missing_one(client, acme_admin, auth_headers):
+def test_another_tenant_is_a_404_exactly_like_a_missing_one(client, admin, auth_headers):
     globex = TenantFactory(slug="globex")
-    headers = auth_headers(acme_admin)
+    headers = auth_headers(admin)
 
     foreign = client.get(f"/tenants/{globex.id}", headers=headers)
     missing = client.get(f"/tenants/{uuid.uuid4()}", headers=headers)
@@ -315,10 +294,8 @@ def test_every_tenant_route_needs_a_token(client, acme, method, path):
 # --- PATCH /tenants/{tid}: renaming ---------------------------------------------------------
 
 
-def test_tenant_admin_renames_own_tenant(client, db, acme, acme_admin, auth_headers):
-    response = client.patch(
-        f"/tenants/{acme.id}", json={"name": "Acme Corp"}, headers=auth_headers(acme_admin)
-    )
+def test_tenant_admin_renames_own_tenant(client, db, acme, admin, auth_headers):
+    response = client.patch(f"/tenants/{acme.id}", json={"name": "Acme Corp"}, headers=auth_headers(admin))
 
     assert response.status_code == 200
     assert response.get_json()["name"] == "Acme Corp"
@@ -326,20 +303,20 @@ def test_tenant_admin_renames_own_tenant(client, db, acme, acme_admin, auth_head
     assert acme.name == "Acme Corp"
 
 
-def test_a_rename_is_audited_with_the_old_and_new_name(client, db, acme, acme_admin, auth_headers):
-    client.patch(f"/tenants/{acme.id}", json={"name": "Acme Corp"}, headers=auth_headers(acme_admin))
+def test_a_rename_is_audited_with_the_old_and_new_name(client, db, acme, admin, auth_headers):
+    client.patch(f"/tenants/{acme.id}", json={"name": "Acme Corp"}, headers=auth_headers(admin))
 
     [renamed] = events(db, AuditAction.TENANT_UPDATED)
     assert (renamed.tenant_id, renamed.target_id, renamed.actor_id) == (
         acme.id,
         str(acme.id),
-        str(acme_admin.id),
+        str(admin.id),
     )
     assert renamed.details == {"name": {"from": "Acme", "to": "Acme Corp"}}
 
 
-def test_a_patch_that_changes_nothing_records_nothing(client, db, acme, acme_admin, auth_headers):
-    response = client.patch(f"/tenants/{acme.id}", json={"name": "Acme"}, headers=auth_headers(acme_admin))
+def test_a_patch_that_changes_nothing_records_nothing(client, db, acme, admin, auth_headers):
+    response = client.patch(f"/tenants/{acme.id}", json={"name": "Acme"}, headers=auth_headers(admin))
 
     assert response.status_code == 200
     assert events(db, AuditAction.TENANT_UPDATED) == []
@@ -352,10 +329,10 @@ def test_member_cannot_rename_the_tenant(client, acme, acme_member, auth_headers
     assert response.get_json()["required_permissions"] == ["tenant:write"]
 
 
-def test_tenant_admin_cannot_patch_another_tenant(client, db, acme_admin, auth_headers):
+def test_tenant_admin_cannot_patch_another_tenant(client, db, admin, auth_headers):
     globex = TenantFactory(slug="globex", name="Globex")
 
-    response = client.patch(f"/tenants/{globex.id}", json={"name": "Taken"}, headers=auth_headers(acme_admin))
+    response = client.patch(f"/tenants/{globex.id}", json={"name": "Taken"}, headers=auth_headers(admin))
 
     assert response.status_code == 404
     db.refresh(globex)
@@ -406,12 +383,10 @@ def test_invalid_update_bodies_are_422_naming_the_field(client, acme, operator, 
 # --- PATCH /tenants/{tid}: suspension -------------------------------------------------------
 
 
-def test_tenant_admin_sending_status_gets_403_naming_platform_write(
-    client, db, acme, acme_admin, auth_headers
-):
+def test_tenant_admin_sending_status_gets_403_naming_platform_write(client, db, acme, admin, auth_headers):
     body = {"name": "Sneaky", "status": "active"}
 
-    response = client.patch(f"/tenants/{acme.id}", json=body, headers=auth_headers(acme_admin))
+    response = client.patch(f"/tenants/{acme.id}", json=body, headers=auth_headers(admin))
 
     assert response.status_code == 403
     assert response.get_json()["required_permissions"] == ["platform:write"]
@@ -419,16 +394,12 @@ def test_tenant_admin_sending_status_gets_403_naming_platform_write(
     assert acme.name == "Acme"
 
 
-def test_a_refused_status_change_is_audited_and_names_its_decision(
-    client, db, acme, acme_admin, auth_headers
-):
-    response = client.patch(
-        f"/tenants/{acme.id}", json={"status": "suspended"}, headers=auth_headers(acme_admin)
-    )
+def test_a_refused_status_change_is_audited_and_names_its_decision(client, db, acme, admin, auth_headers):
+    response = client.patch(f"/tenants/{acme.id}", json={"status": "suspended"}, headers=auth_headers(admin))
 
     [refused] = events(db, AuditAction.ACCESS_DENIED)
     assert str(refused.id) == response.get_json()["decision_id"]
-    assert (refused.tenant_id, refused.actor_id, refused.outcome) == (acme.id, str(acme_admin.id), "denied")
+    assert (refused.tenant_id, refused.actor_id, refused.outcome) == (acme.id, str(admin.id), "denied")
     assert refused.details["required_permissions"] == ["platform:write"]
 
 
@@ -473,10 +444,8 @@ def test_platform_admin_suspends_a_tenant(client, db, acme, operator, auth_heade
     assert suspended.details == {"status": {"from": "active", "to": "suspended"}}
 
 
-def test_suspension_stops_the_tenants_tokens_on_the_next_request(
-    client, acme, acme_admin, operator, auth_headers
-):
-    tenant_token = auth_headers(acme_admin)
+def test_suspension_stops_the_tenants_tokens_on_the_next_request(client, acme, admin, operator, auth_headers):
+    tenant_token = auth_headers(admin)
     assert client.get(f"/tenants/{acme.id}", headers=tenant_token).status_code == 200
 
     client.patch(f"/tenants/{acme.id}", json={"status": "suspended"}, headers=auth_headers(operator))
@@ -487,7 +456,7 @@ def test_suspension_stops_the_tenants_tokens_on_the_next_request(
 
 
 def test_reactivation_restores_access_by_new_logins_and_is_audited(
-    client, db, acme, acme_admin, operator, auth_headers
+    client, db, acme, admin, operator, auth_headers
 ):
     operator_token = auth_headers(operator)
     client.patch(f"/tenants/{acme.id}", json={"status": "suspended"}, headers=operator_token)
@@ -495,16 +464,16 @@ def test_reactivation_restores_access_by_new_logins_and_is_audited(
     response = client.patch(f"/tenants/{acme.id}", json={"status": "active"}, headers=operator_token)
 
     assert response.get_json()["status"] == "active"
-    assert client.get(f"/tenants/{acme.id}", headers=auth_headers(acme_admin)).status_code == 200
+    assert client.get(f"/tenants/{acme.id}", headers=auth_headers(admin)).status_code == 200
     [reactivated] = events(db, AuditAction.TENANT_REACTIVATED)
     assert reactivated.details == {"status": {"from": "suspended", "to": "active"}}
 
 
 def test_reactivation_revives_no_token_issued_before_the_suspension(
-    client, db, acme, acme_admin, operator, login, auth_headers
+    client, db, acme, admin, operator, login, auth_headers
 ):
-    pair = login(acme_admin)
-    integration = ClientFactory(tenant=acme, owner=acme_admin, scopes=["tenant:read"])
+    pair = login(admin)
+    integration = ClientFactory(tenant=acme, owner=admin, scopes=["tenant:read"])
     credentials = {"client_id": integration.client_id, "client_secret": DEFAULT_CLIENT_SECRET}
     client_token = client.post(
         "/auth/token", data={"grant_type": "client_credentials", **credentials}
@@ -526,7 +495,7 @@ def test_reactivation_revives_no_token_issued_before_the_suspension(
     assert [(a.status_code, a.get_json()["code"]) for a in answers] == [(401, "token_revoked")] * 2
     assert refreshed.status_code == 401
     assert client.get(f"/tenants/{acme.id}", headers=bearer(new_client_token)).status_code == 200
-    assert client.get(f"/tenants/{acme.id}", headers=auth_headers(acme_admin)).status_code == 200
+    assert client.get(f"/tenants/{acme.id}", headers=auth_headers(admin)).status_code == 200
 
 
 def test_the_platform_tenant_cannot_be_suspended(client, db, platform, operator, auth_headers):
@@ -547,7 +516,7 @@ def test_the_platform_tenant_cannot_be_suspended(client, db, platform, operator,
 def fail_after_audit(app) -> Iterator[Callable[[AuditAction], None]]:
     """Arm with an action: the next unit of work that writes it fails right after its audit
     event was flushed together with the change (the database then rolls both back)."""
-    sessions = app.extensions[DATABASE].sessions
+    sessions = services(app).database.sessions
     armed: set[str] = set()
 
     def fail(session, _flush_context) -> None:
@@ -574,9 +543,9 @@ def test_a_failed_creation_leaves_neither_the_tenant_nor_its_audit_event(
 
 
 def test_a_failed_rename_leaves_neither_the_change_nor_its_audit_event(
-    client, db, acme, acme_admin, auth_headers, fail_after_audit
+    client, db, acme, admin, auth_headers, fail_after_audit
 ):
-    headers = auth_headers(acme_admin)
+    headers = auth_headers(admin)
     fail_after_audit(AuditAction.TENANT_UPDATED)
 
     response = client.patch(f"/tenants/{acme.id}", json={"name": "Lost"}, headers=headers)
@@ -620,10 +589,10 @@ def both_start_writing_together(engine) -> Iterator[None]:
 
 def operator_token(committing_app) -> str:
     """A platform admin on the committing database; returns their access token."""
-    sessions = committing_app.extensions[DATABASE].sessions
+    sessions = services(committing_app).database.sessions
     with committing_app.app_context(), sessions() as session:
         platform = create_tenant(session, "platform", "Platform")
-        password_hash = committing_app.extensions[PASSWORDS].hash(PASSWORD)
+        password_hash = services(committing_app).passwords.hash(PASSWORD)
         role = builtin_role(session, platform, BuiltinRole.PLATFORM_ADMIN)
         create_user(session, platform, "operator", password_hash, roles=[role])
         session.commit()
@@ -649,7 +618,7 @@ def concurrently(committing_app, method: str, path: str, bodies: list[dict], tok
 
 def test_concurrent_creations_of_one_slug_answer_201_and_409(committing_app):
     token = operator_token(committing_app)
-    engine = committing_app.extensions[DATABASE].engine
+    engine = services(committing_app).database.engine
     body = {"slug": "initech", "name": "Initech"}
 
     with both_start_writing_together(engine):
@@ -660,7 +629,7 @@ def test_concurrent_creations_of_one_slug_answer_201_and_409(committing_app):
 
 def test_concurrent_renames_serialise_and_audit_a_consistent_history(committing_app):
     token = operator_token(committing_app)
-    database = committing_app.extensions[DATABASE]
+    database = services(committing_app).database
     tenant_id = (
         committing_app.test_client()
         .post("/tenants", json={"slug": "initech", "name": "Initech"}, headers=bearer(token))

@@ -12,10 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from app.database import EXTENSION as DATABASE
 from app.errors import Conflict, ValidationFailed
 from app.provisioning import add_role, builtin_role, create_tenant, create_user
-from app.security import PASSWORDS
+from app.services import services
 from app.users import service
 from models import AuditEvent, LoginSession, Role, User, UserRole
 from policies import (
@@ -23,30 +22,14 @@ from policies import (
     BuiltinRole,
     Permission,
     PermissionDenied,
-    Principal,
-    PrincipalKind,
 )
 from tests import bulk
 from tests.conftest import PASSWORD, bearer
 from tests.factories import RoleFactory, TenantFactory, UserFactory
+from tests.principals import principal_for
 
 NEW_PASSWORD = "another-long-enough-password"
 ADMIN = BUILTIN_ROLE_PERMISSIONS[BuiltinRole.ADMIN]
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme")
-
-
-@pytest.fixture
-def globex(db):
-    return TenantFactory(slug="globex")
-
-
-@pytest.fixture
-def admin(acme):
-    return UserFactory(tenant=acme, username="alice", roles=["admin"])
 
 
 @pytest.fixture
@@ -59,30 +42,14 @@ def headers(admin, auth_headers):
 def session(app, db):
     """A session like a request's: its own savepoint on the test's connection, so that a
     service's rollback undoes only its own work."""
-    a_session = app.extensions[DATABASE].sessions()
+    a_session = services(app).database.sessions()
     yield a_session
     a_session.close()
 
 
 @pytest.fixture
 def passwords(app):
-    return app.extensions[PASSWORDS]
-
-
-def acting(user: User, permissions=ADMIN) -> Principal:
-    """The principal a token of `user` holding `permissions` would give."""
-    return Principal(
-        kind=PrincipalKind.USER,
-        subject=str(user.id),
-        tenant_id=user.tenant_id,
-        roles=(),
-        permissions=frozenset(permissions),
-        token_id=uuid.uuid4().hex,
-        token_type="access",
-        issued_at=0,
-        authz_version=1,
-        session_id=uuid.uuid4(),
-    )
+    return services(app).passwords
 
 
 def users_url(tenant, user=None, suffix=""):
@@ -404,7 +371,9 @@ def test_service_refuses_a_short_password_before_hashing(session, acme, admin, p
     monkeypatch.setattr(passwords, "hash", lambda password: pytest.fail("hashed"))
 
     with pytest.raises(ValidationFailed) as refused:
-        service.create_user(session, passwords, acme.id, acting(admin), username="erin", password="short")
+        service.create_user(
+            session, passwords, acme.id, principal_for(admin), username="erin", password="short"
+        )
 
     assert refused.value.extra["errors"][0]["field"] == "password"
 
@@ -599,7 +568,7 @@ def test_platform_permissions_cannot_be_granted_in_an_ordinary_tenant(client, ac
 
 
 def test_service_refuses_to_grant_what_the_actor_lacks(session, acme, admin, passwords):
-    only_users = acting(admin, {Permission.USERS_READ, Permission.USERS_WRITE})
+    only_users = principal_for(deputy(acme, {Permission.USERS_READ, Permission.USERS_WRITE}))
 
     with pytest.raises(PermissionDenied):
         service.create_user(
@@ -619,18 +588,18 @@ def deputy(tenant, permissions=ADMIN) -> User:
 
 def test_service_refuses_to_delete_the_last_admin(session, acme, admin):
     with pytest.raises(Conflict):
-        service.delete_user(session, acme.id, admin.id, acting(deputy(acme)))
+        service.delete_user(session, acme.id, admin.id, principal_for(deputy(acme)))
 
 
 def test_service_refuses_to_deactivate_the_last_admin(session, acme, admin, passwords):
-    operator = acting(deputy(acme))
+    operator = principal_for(deputy(acme))
 
     with pytest.raises(Conflict):
         service.update_user(session, passwords, acme.id, admin.id, operator, is_active=False)
 
 
 def test_service_refuses_to_take_admin_from_the_last_admin(session, db, acme, admin):
-    operator = acting(deputy(acme))
+    operator = principal_for(deputy(acme))
 
     with pytest.raises(Conflict):
         service.replace_roles(session, acme.id, admin.id, operator, ["member"])
@@ -642,13 +611,13 @@ def test_an_inactive_admin_does_not_count_as_another_admin(session, acme, admin)
     UserFactory(tenant=acme, roles=["admin"], is_active=False)
 
     with pytest.raises(Conflict):
-        service.delete_user(session, acme.id, admin.id, acting(deputy(acme)))
+        service.delete_user(session, acme.id, admin.id, principal_for(deputy(acme)))
 
 
 def test_with_another_active_admin_the_admin_may_go(session, db, acme, admin):
     other = UserFactory(tenant=acme, roles=["admin"])
 
-    service.delete_user(session, acme.id, admin.id, acting(other))
+    service.delete_user(session, acme.id, admin.id, principal_for(other))
 
     assert fresh(db, admin) is None
 
@@ -675,7 +644,7 @@ def test_the_last_platform_admin_is_kept_too(session, db):
     helper = deputy(platform, set(Permission))
 
     with pytest.raises(Conflict):
-        service.replace_roles(session, platform.id, operator.id, acting(helper, set(Permission)), ["admin"])
+        service.replace_roles(session, platform.id, operator.id, principal_for(helper), ["admin"])
 
 
 # ----------------------------------------------------------------------------- immediate effect
@@ -796,7 +765,7 @@ def test_a_change_failing_after_its_audit_row_leaves_neither(session, db, acme, 
     monkeypatch.setattr(service, "invalidate_access_tokens", flush_then_fail)
 
     with pytest.raises(RuntimeError):
-        service.replace_roles(session, acme.id, bob.id, acting(admin), ["admin"])
+        service.replace_roles(session, acme.id, bob.id, principal_for(admin), ["admin"])
 
     assert role_names(db, bob) == ["member"]
     assert events(db, "user.roles.changed") == []
@@ -807,7 +776,7 @@ def test_a_duplicate_found_after_the_audit_row_was_added_leaves_neither(session,
 
     with pytest.raises(Conflict):
         service.create_user(
-            session, passwords, acme.id, acting(admin), username="ERIN", password=NEW_PASSWORD
+            session, passwords, acme.id, principal_for(admin), username="ERIN", password=NEW_PASSWORD
         )
 
     assert db.scalar(select(func.count()).select_from(User).where(User.username_key == "erin")) == 1
@@ -819,8 +788,8 @@ def test_a_duplicate_found_after_the_audit_row_was_added_leaves_neither(session,
 
 def seed_committed(an_app):
     """Tenant acme with an admin and a member (`bob`), committed; returns their ids."""
-    passwords = an_app.extensions[PASSWORDS]
-    with an_app.extensions[DATABASE].sessions() as seeding, seeding.begin():
+    passwords = services(an_app).passwords
+    with services(an_app).database.sessions() as seeding, seeding.begin():
         acme = create_tenant(seeding, "acme", "Acme")
         admin_role = builtin_role(seeding, acme, BuiltinRole.ADMIN)
         hashed = passwords.hash(PASSWORD)
@@ -862,10 +831,10 @@ def test_two_concurrent_demotions_cannot_both_pass(committing_app, monkeypatch):
     """The second demotion waits for the first (a row lock on PostgreSQL, the write lock on
     SQLite) and then counts the admins the first one left: none but its own target."""
     tenant_id, ids = seed_committed(committing_app)
-    sessions = committing_app.extensions[DATABASE].sessions
+    sessions = services(committing_app).database.sessions
     with sessions() as reading:
         carol = reading.get(User, ids["carol"])
-        operator = acting(carol, set(Permission))
+        operator = principal_for(carol, reading)
     first_inside, release_first = threading.Event(), threading.Event()
     invalidate = service.invalidate_access_tokens
 

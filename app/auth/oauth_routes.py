@@ -30,6 +30,7 @@ from app.clients.schemas import (
 from app.database import db_session
 from app.errors import problem_response, render_problem
 from app.openapi_document import BASIC_SCHEME, BEARER_SCHEME, OAUTH_ERRORS_EXTENSION
+from app.security import client_secret_key, settings
 from app.security.login_backoff import RateLimited
 from app.security.rate_limits import introspect_limits, refusal_of, token_limits
 from policies import Permission, public
@@ -59,7 +60,10 @@ def token() -> Response:
     """
     params = request_params()
     credentials = client_credentials_from_request(params)
-    return no_store(jsonify(service.issue_client_token(db_session(), params, credentials)))
+    issued = service.issue_client_token(
+        db_session(), params, credentials, secret_key=client_secret_key(), settings=settings()
+    )
+    return no_store(jsonify(issued))
 
 
 @bp.post(

@@ -12,18 +12,18 @@ from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record, record_login_failure
 from app.catalog.effective import Access, user_access
-from app.database import unit_of_work
+from app.database import rows_changed, unit_of_work
 from app.errors import FieldError, InvalidCredentials, ValidationFailed
 from app.pagination import paginate
 from app.security.login_backoff import LoginBackoff, RateLimited
 from app.security.password_policy import name_words, password_problem
 from app.security.passwords import Passwords
 from app.security.rate_limits import LOGIN_BY_ACCOUNT, count_refusal, login_account
-from app.security.revocation import mark_revocation
+from app.security.revocation import mark_revocation, revoke_sessions
 from app.security.token_state import revoked
 from app.security.tokens import TokenClaims, TokenPair, issue_pair
 from app.settings import Settings
-from models import Client, LoginSession, Tenant, TenantStatus, User, username_key, utcnow
+from models import LoginSession, Tenant, TenantStatus, User, username_key, utcnow
 from policies.principal import Principal, PrincipalKind
 from policies.problems import NotFound, Problem
 
@@ -186,7 +186,8 @@ def refresh(session: Session, principal: Principal, settings: Settings) -> Token
     with unit_of_work(session):
         pair = _issue(session, user, tenant, principal.session_id)
         now = utcnow()
-        rotated = session.execute(
+        rotated = rows_changed(
+            session,
             update(LoginSession)
             .where(
                 LoginSession.id == principal.session_id,
@@ -199,8 +200,8 @@ def refresh(session: Session, principal: Principal, settings: Settings) -> Token
                 last_refreshed_at=now,
                 expires_at=now + timedelta(seconds=settings.refresh_token_ttl),
             )
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .execution_options(synchronize_session=False),
+        )
         if rotated == 1:
             record(
                 session,
@@ -247,9 +248,10 @@ def _revoke_session(
     stmt = update(LoginSession).where(LoginSession.id == session_id, LoginSession.revoked_at.is_(None))
     if owner_id is not None:
         stmt = stmt.where(LoginSession.user_id == owner_id)
-    ended = session.execute(
-        stmt.values(revoked_at=utcnow(), revoked_reason=reason).execution_options(synchronize_session=False)
-    ).rowcount
+    ended = rows_changed(
+        session,
+        stmt.values(revoked_at=utcnow(), revoked_reason=reason).execution_options(synchronize_session=False),
+    )
     if owner_id is not None and not ended:
         raise NotFound()
     mark_revocation(session)
@@ -287,50 +289,6 @@ def whoami(session: Session, principal: Principal) -> tuple[User | None, Tenant]
         USER_WITH_TENANT, {"user_id": principal.subject_uuid, "tenant_id": principal.tenant_id}
     ).one()
     return row.User, row.Tenant
-
-
-def revoke_sessions(
-    session: Session, user_id: uuid.UUID, *, reason: str, keep: uuid.UUID | None = None
-) -> int:
-    """End every open login session of a user (but `keep`); their tokens fail at once.
-
-    Part of the caller's unit of work. Returns how many sessions were ended.
-    """
-    stmt = (
-        update(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=reason)
-        .execution_options(synchronize_session=False)
-    )
-    if keep is not None:
-        stmt = stmt.where(LoginSession.id != keep)
-    ended = session.execute(stmt).rowcount
-    if ended:
-        mark_revocation(session)
-    return ended
-
-
-def invalidate_access_tokens(session: Session, user_ids: list[uuid.UUID]) -> None:
-    """Make every access token of these users fail on its next request (roles changed);
-    their sessions survive and refresh into the new roles. Part of the caller's unit of work.
-
-    The tokens of the clients they own fail too: a client never holds more than its owner
-    holds now (app.clients.bounds), and its next token carries only what remains.
-    """
-    if user_ids:
-        session.execute(
-            update(User)
-            .where(User.id.in_(user_ids))
-            .values(authz_version=User.authz_version + 1)
-            .execution_options(synchronize_session=False)
-        )
-        session.execute(
-            update(Client)
-            .where(Client.created_by.in_(user_ids), Client.revoked_at.is_(None))
-            .values(authz_version=Client.authz_version + 1)
-            .execution_options(synchronize_session=False)
-        )
-        mark_revocation(session)
 
 
 class NotAUser(Problem):

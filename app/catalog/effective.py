@@ -14,7 +14,7 @@ from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.catalog.store import current_catalog
-from models import Client, Role, RolePermission, Tenant, User, UserRole
+from models import PLATFORM_TENANT_SLUG, Client, Role, RolePermission, Tenant, User, UserRole
 from policies.derivation import Catalog, effective_permissions
 from policies.grants import ensure_grantable
 from policies.principal import Principal, PrincipalKind
@@ -68,31 +68,36 @@ def client_permissions(
     )
 
 
-# The owner's row with each of their grants (built once: it runs on every token request).
+# The owner's row and tenant with each of their grants in that tenant (built once: it runs on
+# every token request). The owner may belong to another tenant than the client: a platform
+# operator creates clients for the tenants.
 OWNER_GRANTS = (
-    select(User.is_active, Role.name, Role.builtin, RolePermission.permission)
+    select(
+        User.is_active, Tenant.slug.label("tenant_slug"), Role.name, Role.builtin, RolePermission.permission
+    )
     .select_from(User)
+    .join(Tenant, Tenant.id == User.tenant_id)
     .outerjoin(UserRole, UserRole.user_id == User.id)
     .outerjoin(Role, and_(Role.id == UserRole.role_id, Role.tenant_id == User.tenant_id))
     # A grant carrying a condition counts for nothing until conditions are evaluated (ROADMAP).
     .outerjoin(RolePermission, and_(RolePermission.role_id == Role.id, RolePermission.condition.is_(None)))
-    .where(User.id == bindparam("owner_id"), User.tenant_id == bindparam("tenant_id"))
+    .where(User.id == bindparam("owner_id"))
 )
 
 
 def owner_permissions(
-    session: Session, owner_id: uuid.UUID | None, tenant: Tenant, catalog: Catalog
+    session: Session, owner_id: uuid.UUID | None, catalog: Catalog
 ) -> frozenset[str] | None:
-    """What the owner holds now (their roles in `tenant`, the client's, which is the owner's
-    own: app.clients.service checks it when a client is owned); None when the owner is gone
-    or inactive. One query: the owner's row with each of their grants."""
+    """What the owner holds now (their roles, in their own tenant); None when the owner is
+    gone or inactive. One query: the owner's row with each of their grants."""
     if owner_id is None:
         return None
-    rows = session.execute(OWNER_GRANTS, {"owner_id": owner_id, "tenant_id": tenant.id}).all()
+    rows = session.execute(OWNER_GRANTS, {"owner_id": owner_id}).all()
     if not rows or not rows[0].is_active:
         return None
     grants = [(row.name, row.builtin, row.permission) for row in rows if row.name is not None]
-    return access_from_rows(catalog, grants, in_platform_tenant=tenant.is_platform).permissions
+    in_platform = rows[0].tenant_slug == PLATFORM_TENANT_SLUG
+    return access_from_rows(catalog, grants, in_platform_tenant=in_platform).permissions
 
 
 def effective_scopes(
@@ -101,7 +106,7 @@ def effective_scopes(
     """The client's scopes that its owner still holds, through the one derivation
     (policies.derivation: catalog, platform-only permissions); None when it has no active owner."""
     catalog = catalog or current_catalog(session)
-    held = owner_permissions(session, client.created_by, tenant, catalog)
+    held = owner_permissions(session, client.created_by, catalog)
     if held is None:
         return None
     return client_permissions(catalog, client, in_platform_tenant=tenant.is_platform, owner_bound=held)

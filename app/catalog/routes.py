@@ -18,6 +18,7 @@ from app.catalog.schemas import (
 )
 from app.cursors import decode_key_cursor, encode_key_cursor
 from app.database import db_session
+from app.partial import sent
 from app.schemas import PROBLEM_RESPONSES, ProblemOut, page_of
 from policies import Permission, authenticated, current_principal, require
 
@@ -58,9 +59,7 @@ def create_permission(body: PermissionCreate) -> tuple[dict[str, Any], int]:
 def update_permission(path: PermissionPath, body: PermissionUpdate) -> dict[str, Any]:
     """Describe an application permission, change its owner override or `member`; built-in: 409."""
     session = db_session()
-    sent = body.model_fields_set
-    changes = {k: getattr(body, k) for k in ("description", "owner_override", "member") if k in sent}
-    service.update_permission(session, current_principal(), path.name, **changes)
+    service.update_permission(session, current_principal(), path.name, **sent(body))
     return out(service.get_entry(session, path.name))
 
 

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record
 from app.catalog.store import current_catalog
-from app.database import flush_or_conflict, unit_of_work
+from app.database import flush_or_conflict, rows_changed, unit_of_work
 from app.errors import Conflict
+from app.partial import UNCHANGED, Unchanged
 from app.security.revocation import mark_revocation
 from models import ApplicationPermission, Client, RolePermission
 from policies.catalog import BUILTIN_NAMES, DESCRIPTIONS, Permission
@@ -118,28 +119,30 @@ def create_permission(
     return row
 
 
-UNCHANGED: Any = object()
-
-
 def update_permission(
     session: Session,
     actor: Principal | None,
     name: str,
     *,
-    description: Any = UNCHANGED,
-    owner_override: Any = UNCHANGED,
-    member: Any = UNCHANGED,
+    description: str | Unchanged = UNCHANGED,
+    owner_override: str | Unchanged | None = UNCHANGED,
+    member: bool | Unchanged = UNCHANGED,
 ) -> ApplicationPermission:
+    """Change what is given (app.partial); `owner_override=None` removes the override."""
     if name in BUILTIN_NAMES:
         raise Conflict(BUILTIN_IMMUTABLE)
     with unit_of_work(session):
         row = session.get(ApplicationPermission, name)
         if row is None:
             raise NotFound()
-        wanted = {"description": description, "owner_override": owner_override, "member": member}
+        wanted: dict[str, object] = {
+            "description": description,
+            "owner_override": owner_override,
+            "member": member,
+        }
         changes = {k: v for k, v in wanted.items() if v is not UNCHANGED and getattr(row, k) != v}
-        if "owner_override" in changes:
-            _check_override(session, name, changes["owner_override"])
+        if owner_override is not UNCHANGED and "owner_override" in changes:
+            _check_override(session, name, owner_override)
         if not changes:
             return row
         before = _fields(row)
@@ -173,11 +176,12 @@ def delete_permission(session: Session, actor: Principal | None, name: str) -> N
             raise Conflict(
                 f"It is the owner_override of {', '.join(sorted(overriding))}; change those first."
             )
-        grants = session.execute(
+        grants = rows_changed(
+            session,
             delete(RolePermission)
             .where(RolePermission.permission == name)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .execution_options(synchronize_session=False),
+        )
         clients = _strip_scope(session, name)
         session.delete(row)
         session.flush()

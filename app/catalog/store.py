@@ -11,11 +11,12 @@ from __future__ import annotations
 import threading
 from types import MappingProxyType
 
-from flask import Flask, current_app, has_app_context
+from flask import has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.security.token_state import token_state_checker
+from app.services import services
 from models import ApplicationPermission
 from policies.derivation import ApplicationEntry, Catalog
 
@@ -58,15 +59,8 @@ class CatalogCache:
             self._catalog = None
 
 
-EXTENSION = "authz.catalog_cache"
-
-
-def catalog_cache_of(app: Flask) -> CatalogCache:
-    return app.extensions.setdefault(EXTENSION, CatalogCache())
-
-
 def catalog_cache() -> CatalogCache:
-    return catalog_cache_of(current_app)  # type: ignore[arg-type]
+    return services().catalog_cache
 
 
 def current_catalog(session: Session) -> Catalog:

@@ -8,7 +8,7 @@ owns a client that is being created.
 
 Tokens already issued follow through the revocation machinery, not through this module:
 whatever changes an owner's permissions bumps the `authz_version` of the clients they own
-(app.auth.service.invalidate_access_tokens), and a client's token state is live only while
+(app.security.revocation.invalidate_access_tokens), and a client's token state is live only while
 its owner exists and is active (app.security.token_state).
 """
 

@@ -9,6 +9,7 @@ from app.catalog.effective import effective_scopes
 from app.clients import service
 from app.clients.oauth import client_credentials_from_request, invalid_client, request_params
 from app.database import db_session
+from app.security import client_secret_key
 from app.security.token_state import token_state_checker
 from policies.hooks import ClientCaller
 
@@ -24,7 +25,10 @@ def request_client() -> ClientCaller | None:
     session = db_session()
     try:
         client, tenant = service.authenticate_client(
-            session, client_id=credentials.client_id, client_secret=credentials.client_secret
+            session,
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+            secret_key=client_secret_key(),
         )
     except service.ClientAuthenticationFailed:
         raise invalid_client() from None

@@ -16,7 +16,9 @@ from app.clients.schemas import (
     ClientWithSecretOut,
 )
 from app.database import db_session
+from app.partial import sent
 from app.schemas import PROBLEM_RESPONSES, PageQuery, ProblemOut, TenantPath, page_of
+from app.security import client_secret_key
 from models import Client
 from policies import Permission, current_principal, tenant_scoped
 
@@ -46,7 +48,12 @@ def list_clients(path: TenantPath, query: PageQuery) -> dict[str, Any]:
 def create_client(path: TenantPath, body: ClientCreate) -> tuple[dict[str, Any], int]:
     """Create a client with scopes the caller holds; its secret is in this answer only."""
     client, secret = service.create_client(
-        db_session(), path.tid, name=body.name, scopes=body.scopes, actor=current_principal()
+        db_session(),
+        path.tid,
+        name=body.name,
+        scopes=body.scopes,
+        actor=current_principal(),
+        secret_key=client_secret_key(),
     )
     return out_with_secret(client, secret), 201
 
@@ -61,9 +68,7 @@ def update_client(path: ClientPath, body: ClientUpdate) -> dict[str, Any]:
         path.tid,
         path.cid,
         current_principal(),
-        name=body.name,
-        scopes=body.scopes,
-        owner_id=body.owner_id,
+        **sent(body),
     )
     return out(client)
 
@@ -84,5 +89,7 @@ def revoke_client(path: ClientPath) -> tuple[str, int]:
 @tenant_scoped(Permission.CLIENTS_WRITE)
 def rotate_secret(path: ClientPath) -> dict[str, Any]:
     """A new secret, in this answer only; the old one and the client's tokens stop working."""
-    client, secret = service.rotate_secret(db_session(), path.tid, path.cid, current_principal())
+    client, secret = service.rotate_secret(
+        db_session(), path.tid, path.cid, current_principal(), secret_key=client_secret_key()
+    )
     return out_with_secret(client, secret)

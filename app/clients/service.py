@@ -41,11 +41,11 @@ from app.clients.schemas import TokenRequest
 from app.database import flush_or_conflict, unit_of_work
 from app.errors import Conflict, FieldError, ValidationFailed
 from app.pagination import paginate
+from app.partial import UNCHANGED, Unchanged
 from app.scoping import get_in_tenant, get_tenant
-from app.security import client_secret_key, settings
 from app.security.tokens import TokenClaims, issue_access_token
+from app.settings import Settings
 from models import Client, Tenant, User, utcnow
-from policies.catalog import Permission
 from policies.principal import Principal, PrincipalKind
 from policies.problems import PermissionDenied
 
@@ -109,7 +109,13 @@ def list_clients(
 
 
 def create_client(
-    session: Session, tenant_id: uuid.UUID, *, name: str, scopes: Collection[str], actor: Principal
+    session: Session,
+    tenant_id: uuid.UUID,
+    *,
+    name: str,
+    scopes: Collection[str],
+    actor: Principal,
+    secret_key: bytes,
 ) -> tuple[Client, str]:
     """A new client and its secret (the only time the secret exists outside the caller)."""
     with unit_of_work(session):
@@ -120,7 +126,7 @@ def create_client(
             tenant_id=tenant_id,
             client_id=new_client_id(),
             name=name,
-            secret_hash=hash_client_secret(secret, client_secret_key()),
+            secret_hash=hash_client_secret(secret, secret_key),
             scopes=sorted({str(p) for p in scopes}),
             created_by=owner_for(session, actor),
         )
@@ -137,7 +143,7 @@ def create_client(
 
 
 def rotate_secret(
-    session: Session, tenant_id: uuid.UUID, client_uuid: uuid.UUID, actor: Principal
+    session: Session, tenant_id: uuid.UUID, client_uuid: uuid.UUID, actor: Principal, *, secret_key: bytes
 ) -> tuple[Client, str]:
     """A new secret; the old one and every token issued before stop working at once."""
     with unit_of_work(session):
@@ -147,10 +153,10 @@ def rotate_secret(
         # The new secret hands its holder the client's scopes: nobody gets what they do not hold.
         _ensure_holds_scopes(session, actor, client, "give a new secret to")
         secret = new_client_secret()
-        client.secret_hash = hash_client_secret(secret, client_secret_key())
+        client.secret_hash = hash_client_secret(secret, secret_key)
         client.secret_rotated_at = utcnow()
         # In SQL, so that two concurrent rotations both count.
-        client.authz_version = Client.authz_version + 1  # type: ignore[assignment]
+        client.authz_version = Client.authz_version + 1
         record(
             session,
             AuditAction.CLIENT_SECRET_ROTATED,
@@ -180,11 +186,11 @@ def update_client(
     client_uuid: uuid.UUID,
     actor: Principal,
     *,
-    name: str | None = None,
-    scopes: Collection[Permission] | None = None,
-    owner_id: uuid.UUID | None = None,
+    name: str | Unchanged = UNCHANGED,
+    scopes: Collection[str] | Unchanged = UNCHANGED,
+    owner_id: uuid.UUID | Unchanged = UNCHANGED,
 ) -> Client:
-    """Rename, narrow the scopes, or re-own (None leaves a field as it is).
+    """Rename, narrow the scopes, or re-own (app.partial).
 
     The editor must hold every scope of the client, as for revoking and rotating. Scopes only
     narrow (a wider client is a new client, created under the grant guard). The new owner is
@@ -197,10 +203,10 @@ def update_client(
             raise Conflict(UPDATE_REVOKED)
         _ensure_holds_scopes(session, actor, client, "change")
         details: dict[str, Any] = {}
-        if name is not None and name != client.name:
+        if name is not UNCHANGED and name != client.name:
             details["name"] = {"from": client.name, "to": name}
             client.name = name
-        if scopes is not None:
+        if scopes is not UNCHANGED:
             wanted = sorted({str(p) for p in scopes})
             wider = sorted(set(wanted) - set(client.scopes))
             if wider:
@@ -210,7 +216,7 @@ def update_client(
             if wanted != sorted(client.scopes):
                 details["scopes"] = {"from": sorted(client.scopes), "to": wanted}
                 client.scopes = wanted
-        if owner_id is not None and owner_id != client.created_by:
+        if owner_id is not UNCHANGED and owner_id != client.created_by:
             _ensure_may_own(session, tenant_id, owner_id)
             details["owner_id"] = {
                 "from": str(client.created_by) if client.created_by else None,
@@ -221,7 +227,7 @@ def update_client(
             return client
         if "scopes" in details or "owner_id" in details:
             # In SQL, so that concurrent changes all count; older tokens carry the old bound.
-            client.authz_version = Client.authz_version + 1  # type: ignore[assignment]
+            client.authz_version = Client.authz_version + 1
         record(
             session,
             AuditAction.CLIENT_UPDATED,
@@ -287,7 +293,9 @@ CLIENT_WITH_TENANT = (
 )
 
 
-def authenticate_client(session: Session, *, client_id: str, client_secret: str) -> tuple[Client, Tenant]:
+def authenticate_client(
+    session: Session, *, client_id: str, client_secret: str, secret_key: bytes
+) -> tuple[Client, Tenant]:
     """The active client these credentials belong to, and its tenant (loaded with it: the
     session keeps no object nobody holds); raises ClientAuthenticationFailed.
 
@@ -297,11 +305,12 @@ def authenticate_client(session: Session, *, client_id: str, client_secret: str)
     row = None
     if len(client_id) <= MAX_CLIENT_ID_LENGTH:  # longer is unknown without asking the database
         row = session.execute(CLIENT_WITH_TENANT, {"client_id": client_id}).one_or_none()
-    presented = hash_client_secret(client_secret, client_secret_key())
+    presented = hash_client_secret(client_secret, secret_key)
     matched = hmac.compare_digest(presented, row.Client.secret_hash if row else _NO_SUCH_HASH)
     if row is None:
         raise ClientAuthenticationFailed(FailureReason.UNKNOWN_CLIENT)
-    client, tenant = row.Client, row.Tenant
+    client: Client = row.Client
+    tenant: Tenant = row.Tenant
     if not matched:
         raise ClientAuthenticationFailed(FailureReason.WRONG_SECRET, client)
     if client.revoked_at is not None:
@@ -315,7 +324,12 @@ def authenticate_client(session: Session, *, client_id: str, client_secret: str)
 
 
 def issue_client_token(
-    session: Session, params: Mapping[str, Any], credentials: ClientCredentials | None
+    session: Session,
+    params: Mapping[str, Any],
+    credentials: ClientCredentials | None,
+    *,
+    secret_key: bytes,
+    settings: Settings,
 ) -> dict[str, Any]:
     """RFC 6749 §4.4: an access token for an authenticated client, with the scopes it asked
     for (a subset of its own) or all of them; §5.1 response, no refresh token (§4.4.3).
@@ -330,7 +344,10 @@ def issue_client_token(
 
     try:
         client, tenant = authenticate_client(
-            session, client_id=credentials.client_id, client_secret=credentials.client_secret
+            session,
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+            secret_key=secret_key,
         )
     except ClientAuthenticationFailed as failed:
         _record_refusal(session, failed.reason, failed.client, credentials.client_id)
@@ -369,7 +386,7 @@ def issue_client_token(
     return {
         "access_token": access_token,
         "token_type": "Bearer",
-        "expires_in": settings().access_token_ttl,
+        "expires_in": settings.access_token_ttl,
         "scope": " ".join(granted),
     }
 

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app
 from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
@@ -28,6 +27,7 @@ from app.catalog.effective import access_from_rows, client_permissions
 from app.catalog.store import current_catalog
 from app.decisions.requests import Evaluation, Malformed
 from app.security.token_state import token_state_checker
+from app.services import services
 from models import (
     PLATFORM_TENANT_SLUG,
     Client,
@@ -140,15 +140,8 @@ class SubjectCache:
             self._epoch, self._states = None, {}
 
 
-SUBJECT_CACHE = "authz.decision_subjects"
-
-
-def subject_cache_of(app: Flask) -> SubjectCache:
-    return app.extensions.setdefault(SUBJECT_CACHE, SubjectCache())  # type: ignore[no-any-return]
-
-
 def subject_cache() -> SubjectCache:
-    return subject_cache_of(current_app)  # type: ignore[arg-type]
+    return services().subject_cache
 
 
 def load_subjects(
@@ -289,12 +282,12 @@ def load_owners(session: Session, keys: set[OwnerKey]) -> dict[OwnerKey, uuid.UU
         owners.update({(t, ty, i): o for t, ty, i, o in rows})
     projects = {(k[0], _as_uuid(k[2])): k for k in keys if k[1] == PROJECTS and _as_uuid(k[2])}
     if projects:
-        rows = session.execute(
+        project_rows = session.execute(
             select(Project.tenant_id, Project.id, Project.owner_id).where(
                 Project.id.in_({p for _, p in projects}), Project.tenant_id.in_({t for t, _ in projects})
             )
         )
-        for tenant_id, project_id, owner_id in rows:
+        for tenant_id, project_id, owner_id in project_rows:
             key = projects.get((tenant_id, project_id))
             if key is not None:
                 owners[key] = owner_id
@@ -355,9 +348,14 @@ def load_world(session: Session, scope: Scope, items: Sequence[Prepared]) -> Wor
     world.subjects = load_subjects(session, catalog, keys)
     owner_keys: set[OwnerKey] = set()
     for p in items:
-        state = world.subjects.get(subject_key(p))  # type: ignore[arg-type]
-        if state is not None and needs_ownership(catalog, state, p.permission):
-            owner_keys.add((p.tenant_id, p.evaluation.resource.type, p.evaluation.resource.id))  # type: ignore[arg-type]
+        key = subject_key(p)
+        state = world.subjects.get(key) if key is not None else None
+        resource = p.evaluation.resource
+        # An evaluation's resource always has an id (only a resource search leaves it out).
+        if key is None or state is None or resource.id is None:
+            continue
+        if needs_ownership(catalog, state, p.permission):
+            owner_keys.add((key[0], resource.type, resource.id))
     if owner_keys:
         world.owners = load_owners(session, owner_keys)
     return world

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 from flask import request
 
@@ -78,6 +78,10 @@ def json_body() -> dict[str, Any]:
     return body
 
 
+@overload
+def _object(value: Any, where: str, *, required: Literal[True] = True) -> dict[str, Any]: ...
+@overload
+def _object(value: Any, where: str, *, required: bool) -> dict[str, Any] | None: ...
 def _object(value: Any, where: str, *, required: bool = True) -> dict[str, Any] | None:
     if value is None and not required:
         return None
@@ -86,6 +90,10 @@ def _object(value: Any, where: str, *, required: bool = True) -> dict[str, Any] 
     return value
 
 
+@overload
+def _string(value: Any, where: str, *, required: Literal[True] = True) -> str: ...
+@overload
+def _string(value: Any, where: str, *, required: bool) -> str | None: ...
 def _string(value: Any, where: str, *, required: bool = True) -> str | None:
     if value is None and not required:
         return None
@@ -100,11 +108,10 @@ def _properties(entity: Mapping[str, Any], where: str) -> Mapping[str, Any]:
 
 def subject_of(value: Any, *, id_required: bool = True) -> Subject:
     entity = _object(value, "subject")
-    assert entity is not None
     # A search ignores the id, but one sent must still be well formed.
     subject_id = _string(entity.get("id"), "subject.id", required=id_required)
     return Subject(
-        _string(entity.get("type"), "subject.type"),  # type: ignore[arg-type]
+        _string(entity.get("type"), "subject.type"),
         subject_id if id_required else None,
         _properties(entity, "subject"),
     )
@@ -112,16 +119,14 @@ def subject_of(value: Any, *, id_required: bool = True) -> Subject:
 
 def action_of(value: Any) -> Action:
     entity = _object(value, "action")
-    assert entity is not None
-    return Action(_string(entity.get("name"), "action.name"), _properties(entity, "action"))  # type: ignore[arg-type]
+    return Action(_string(entity.get("name"), "action.name"), _properties(entity, "action"))
 
 
 def resource_of(value: Any, *, id_required: bool = True) -> Resource:
     entity = _object(value, "resource")
-    assert entity is not None
     resource_id = _string(entity.get("id"), "resource.id", required=id_required)
     return Resource(
-        _string(entity.get("type"), "resource.type"),  # type: ignore[arg-type]
+        _string(entity.get("type"), "resource.type"),
         resource_id if id_required else None,
         _properties(entity, "resource"),
     )
@@ -199,7 +204,6 @@ def _check_defaults(defaults: Mapping[str, Any]) -> None:
             if value is None:
                 continue
             entity = _object(value, key)
-            assert entity is not None
             for name in DEFAULT_FIELDS[key]:
                 if name in entity:
                     _string(entity[name], f"{key}.{name}")

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import request
 from flask_openapi3 import APIBlueprint, Tag
+from flask_openapi3.types import ResponseDict
 from pydantic import BaseModel, ConfigDict, RootModel
 
 from app.database import db_session
@@ -37,7 +38,7 @@ from policies import Permission, current_principal, public, require
 bp = APIBlueprint("decisions", __name__, url_prefix="/access/v1", abp_tags=[Tag(name="decisions")])
 metadata_bp = APIBlueprint("authzen", __name__, url_prefix="/.well-known", abp_tags=[Tag(name="discovery")])
 
-RESPONSES: dict[int, Any] = {**PROBLEM_RESPONSES, 400: ProblemOut}
+RESPONSES: ResponseDict = {**PROBLEM_RESPONSES, 400: ProblemOut}
 
 
 class DecisionOut(BaseModel):

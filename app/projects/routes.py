@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from typing import Any
 
+from flask import g, request
 from flask_openapi3 import APIBlueprint, Tag
 
-from app.database import db_session
+from app.database import begin_for_writing, db_session
 from app.projects import service
 from app.projects.schemas import (
     ProjectCreate,
@@ -17,13 +20,35 @@ from app.projects.schemas import (
     ProjectUpdate,
 )
 from app.schemas import PROBLEM_RESPONSES, TenantPath, page_of
+from models import Project
 from policies import Ownership, Permission, current_principal, tenant_scoped
 
 bp = APIBlueprint(
     "projects", __name__, url_prefix="/tenants/<uuid:tid>/projects", abp_tags=[Tag(name="projects")]
 )
 
-OWNED = Ownership(service.owner_of, Permission.PROJECTS_MANAGE)
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def path_project(tenant_id: uuid.UUID, project_id: uuid.UUID) -> Project:
+    """The path's project, loaded once per request: the ownership check and the view share
+    it. A write loads it in its write transaction (app.database.begin_for_writing), so that
+    what the check saw is what the service changes."""
+    session = db_session()
+    loaded: Project | None = g.get("path_project")
+    if loaded is None or loaded not in session or (loaded.tenant_id, loaded.id) != (tenant_id, project_id):
+        if request.method not in READS:
+            begin_for_writing(session)
+        loaded = g.path_project = service.get_project(session, tenant_id, project_id)
+    return loaded
+
+
+def owner_of(tenant_id: uuid.UUID, view_args: Mapping[str, Any]) -> uuid.UUID | None:
+    """The ownership loader: the owner of the path's project (a 404 when there is none)."""
+    return path_project(tenant_id, view_args["pid"]).owner_id
+
+
+OWNED = Ownership(owner_of, Permission.PROJECTS_MANAGE)
 
 
 def out(project: Any) -> dict[str, Any]:
@@ -58,12 +83,13 @@ def get_project(path: ProjectPath) -> dict[str, Any]:
 @tenant_scoped(Permission.PROJECTS_WRITE, ownership=OWNED)
 def rename_project(path: ProjectPath, body: ProjectUpdate) -> dict[str, Any]:
     """Rename a project: its owner, or a holder of projects:manage."""
-    return out(service.rename_project(db_session(), path.tid, path.pid, body.name, current_principal()))
+    project = path_project(path.tid, path.pid)
+    return out(service.rename_project(db_session(), project, body.name, current_principal()))
 
 
 @bp.delete("/<uuid:pid>", responses={204: None, **PROBLEM_RESPONSES})
 @tenant_scoped(Permission.PROJECTS_WRITE, ownership=OWNED)
 def delete_project(path: ProjectPath) -> tuple[str, int]:
     """Delete a project: its owner, or a holder of projects:manage."""
-    service.delete_project(db_session(), path.tid, path.pid, current_principal())
+    service.delete_project(db_session(), path_project(path.tid, path.pid), current_principal())
     return "", 204

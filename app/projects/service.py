@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record
-from app.database import db_session, flush_or_conflict, unit_of_work
+from app.database import flush_or_conflict, unit_of_work
 from app.pagination import paginate
 from app.scoping import get_in_tenant
 from models import Project
 from policies.principal import Principal, PrincipalKind
 
 DUPLICATE_NAME = "A project with this name already exists in the tenant."
-
-
-def owner_of(tenant_id: uuid.UUID, view_args: Mapping[str, Any]) -> uuid.UUID | None:
-    """The policy layer's ownership loader: the owner of `pid`, looked up within the tenant."""
-    return get_in_tenant(db_session(), Project, tenant_id, view_args["pid"]).owner_id
 
 
 def get_project(session: Session, tenant_id: uuid.UUID, project_id: uuid.UUID) -> Project:
@@ -49,11 +42,9 @@ def create_project(session: Session, tenant_id: uuid.UUID, name: str, actor: Pri
     return project
 
 
-def rename_project(
-    session: Session, tenant_id: uuid.UUID, project_id: uuid.UUID, name: str, actor: Principal
-) -> Project:
+def rename_project(session: Session, project: Project, name: str, actor: Principal) -> Project:
+    """Rename `project`, loaded by the caller through the tenant door (`get_project`)."""
     with unit_of_work(session):
-        project = get_in_tenant(session, Project, tenant_id, project_id)
         old_name, project.name = project.name, name
         flush_or_conflict(session, DUPLICATE_NAME)
         record(
@@ -66,8 +57,8 @@ def rename_project(
     return project
 
 
-def delete_project(session: Session, tenant_id: uuid.UUID, project_id: uuid.UUID, actor: Principal) -> None:
+def delete_project(session: Session, project: Project, actor: Principal) -> None:
+    """Delete `project`, loaded by the caller through the tenant door (`get_project`)."""
     with unit_of_work(session):
-        project = get_in_tenant(session, Project, tenant_id, project_id)
         session.delete(project)
         record(session, AuditAction.PROJECT_DELETED, actor, target=project, details={"name": project.name})

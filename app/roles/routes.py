@@ -9,6 +9,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from app.catalog.effective import role_permissions
 from app.catalog.store import current_catalog
 from app.database import db_session
+from app.partial import sent
 from app.roles import service
 from app.roles.schemas import RoleCreate, RoleOut, RolePage, RolePath, RoleUpdate
 from app.schemas import PROBLEM_RESPONSES, PageQuery, ProblemOut, TenantPath, page_of
@@ -69,9 +70,7 @@ def update_role(path: RolePath, body: RoleUpdate) -> dict[str, Any]:
         path.tid,
         path.rid,
         actor=current_principal(),
-        name=body.name,
-        description=body.description,
-        permissions=body.permissions,
+        **sent(body),
     )
     return out(role)
 

@@ -11,13 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record
-from app.auth.service import invalidate_access_tokens
 from app.catalog.effective import ensure_grantable_now, held_now
 from app.catalog.store import current_catalog
 from app.database import flush_or_conflict, unit_of_work
 from app.errors import Conflict
 from app.pagination import paginate
+from app.partial import UNCHANGED, Unchanged
 from app.scoping import get_in_tenant, get_tenant
+from app.security.revocation import invalidate_access_tokens
 from models import Role, RolePermission, UserRole
 from policies.principal import Principal
 from policies.problems import NotFound, PermissionDenied
@@ -78,11 +79,11 @@ def update_role(
     role_id: uuid.UUID,
     *,
     actor: Principal,
-    name: str | None = None,
-    description: str | None = None,
-    permissions: Collection[str] | None = None,
+    name: str | Unchanged = UNCHANGED,
+    description: str | Unchanged = UNCHANGED,
+    permissions: Collection[str] | Unchanged = UNCHANGED,
 ) -> Role:
-    """Change what is given (None leaves a field as it is).
+    """Change what is given (app.partial).
 
     The editor must hold every permission the role carries before and after, even when
     only its name or description changes: editing a role is a grant to its holders, and
@@ -92,7 +93,7 @@ def update_role(
         role = _custom_role(session, tenant_id, role_id, lock=True)
         tenant = get_tenant(session, tenant_id)
         current = {g.permission for g in role.grants}
-        wanted = current if permissions is None else {str(p) for p in permissions}
+        wanted = current if permissions is UNCHANGED else {str(p) for p in permissions}
         catalog = current_catalog(session)
         # A grant whose permission was removed from the catalog since is dropped, not checked.
         current = {p for p in current if catalog.knows(p)}
@@ -101,10 +102,10 @@ def update_role(
         )
 
         details: dict[str, Any] = {}
-        if name is not None and name != role.name:
+        if name is not UNCHANGED and name != role.name:
             details["name"] = {"from": role.name, "to": name}
             role.name = name
-        if description is not None and description != role.description:
+        if description is not UNCHANGED and description != role.description:
             details["description"] = {"from": role.description, "to": description}
             role.description = description
         added, removed = sorted(wanted - current), sorted(current - wanted)

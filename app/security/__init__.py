@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from flask import current_app
-
 from app.security.passwords import Passwords
+from app.services import services
 from app.settings import Settings
-
-PASSWORDS = "authz.passwords"
-SETTINGS = "authz.settings"
-CLIENT_SECRET_KEY = "authz.client_secret_key"
 
 
 def passwords() -> Passwords:
-    return current_app.extensions[PASSWORDS]
+    return services().passwords
 
 
 def settings() -> Settings:
-    return current_app.extensions[SETTINGS]
+    return services().settings
 
 
 def client_secret_key() -> bytes:
     """The key of the HMAC that hashes integration client secrets."""
-    return current_app.extensions[CLIENT_SECRET_KEY]
+    return services().client_secret_key

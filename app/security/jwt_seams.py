@@ -44,4 +44,5 @@ def verified_header(encoded_token: str) -> dict[str, Any]:
 
 def install() -> None:
     """Point flask-jwt-extended's header read at `verified_header` (idempotent)."""
-    view_decorators.get_unverified_jwt_headers = verified_header  # type: ignore[assignment]
+    # The name is imported into that module, not re-exported by it (hence the setattr).
+    setattr(view_decorators, "get_unverified_jwt_headers", verified_header)  # noqa: B010

@@ -99,7 +99,7 @@ class KeyStore:
             if stored.retired_at and self._expired(stored.retired_at):
                 continue  # nothing it signed can still be valid
             pem = (self.key_dir / f"{stored.kid}.pem").read_bytes()
-            key = asymmetric_key(serialization.load_pem_private_key(pem, password=None), self.algorithm)  # type: ignore[arg-type]
+            key = asymmetric_key(serialization.load_pem_private_key(pem, password=None), self.algorithm)
             keys[key.kid] = key
         if active_kid not in keys:
             raise SettingsError(f"the active key {active_kid!r} is not in {self.key_dir}")

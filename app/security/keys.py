@@ -8,9 +8,10 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from app.settings import SettingsError, SigningAlgorithm
@@ -89,14 +90,18 @@ def jwk_thumbprint(jwk: dict[str, Any]) -> str:
 def _public_jwk(private_key: PrivateKey) -> dict[str, Any]:
     public = private_key.public_key()
     if isinstance(public, rsa.RSAPublicKey):
-        return json.loads(RSAAlgorithm.to_jwk(public))
-    if isinstance(public, ec.EllipticCurvePublicKey):
-        return json.loads(ECAlgorithm.to_jwk(public))
-    return json.loads(OKPAlgorithm.to_jwk(public))
+        text = RSAAlgorithm.to_jwk(public)
+    elif isinstance(public, ec.EllipticCurvePublicKey):
+        text = ECAlgorithm.to_jwk(public)
+    else:
+        text = OKPAlgorithm.to_jwk(public)
+    jwk: dict[str, Any] = json.loads(text)
+    return jwk
 
 
-def asymmetric_key(private_key: PrivateKey, algorithm: SigningAlgorithm) -> SigningKey:
-    _check_key_fits(private_key, algorithm)
+def asymmetric_key(private_key: PrivateKeyTypes, algorithm: SigningAlgorithm) -> SigningKey:
+    if not _fits(private_key, algorithm):
+        raise SettingsError(f"a key in the key directory does not fit {algorithm} (or is too short)")
     jwk = _public_jwk(private_key)
     # RFC 7517 §4.3: `use` and `key_ops` should not be used together; PyJWT adds key_ops.
     jwk.pop("key_ops", None)
@@ -111,17 +116,14 @@ def symmetric_key(secret: str) -> SigningKey:
     return SigningKey(kid, SigningAlgorithm.HS256, secret, secret, None)
 
 
-def _check_key_fits(private_key: PrivateKey, algorithm: SigningAlgorithm) -> None:
+def _fits(private_key: PrivateKeyTypes, algorithm: SigningAlgorithm) -> TypeGuard[PrivateKey]:
     if algorithm is SigningAlgorithm.RS256:
-        ok = isinstance(private_key, rsa.RSAPrivateKey) and private_key.key_size >= MIN_RSA_BITS
-    elif algorithm is SigningAlgorithm.ES256:
-        ok = isinstance(private_key, ec.EllipticCurvePrivateKey) and isinstance(
+        return isinstance(private_key, rsa.RSAPrivateKey) and private_key.key_size >= MIN_RSA_BITS
+    if algorithm is SigningAlgorithm.ES256:
+        return isinstance(private_key, ec.EllipticCurvePrivateKey) and isinstance(
             private_key.curve, ec.SECP256R1
         )
-    else:
-        ok = isinstance(private_key, ed25519.Ed25519PrivateKey)
-    if not ok:
-        raise SettingsError(f"a key in the key directory does not fit {algorithm} (or is too short)")
+    return isinstance(private_key, ed25519.Ed25519PrivateKey)
 
 
 def generate_private_key(algorithm: SigningAlgorithm) -> PrivateKey:

@@ -26,17 +26,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import redis
-from flask import Flask, current_app, request
+from flask import Flask, request
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from app.services import services
 from app.settings import Settings
 from policies.problems import Problem
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-EXTENSION = "authz.login_backoff"
 REQUEST_STARTED = "authz.request_started"
 FAILED_LOGIN = "authz.failed_login"
 MAX_MEMORY_ACCOUNTS = 100_000
@@ -71,7 +71,8 @@ class BackoffPolicy:
         """How long the account waits after its `attempts`-th counted attempt."""
         if attempts <= self.free_failures:
             return 0.0
-        return min(self.base_seconds * 2 ** (attempts - self.free_failures - 1), self.max_seconds)
+        wait: float = min(self.base_seconds * 2 ** (attempts - self.free_failures - 1), self.max_seconds)
+        return wait
 
 
 class BackoffStore(Protocol):
@@ -268,7 +269,7 @@ class LoginBackoff:
 
 
 def login_backoff() -> LoginBackoff:
-    return current_app.extensions[EXTENSION]
+    return services().login_backoff
 
 
 def init_login_backoff(app: Flask, settings: Settings, verify_seconds: float) -> LoginBackoff:
@@ -278,6 +279,6 @@ def init_login_backoff(app: Flask, settings: Settings, verify_seconds: float) ->
         if settings.redis_url
         else MemoryBackoff(policy)
     )
-    backoff = app.extensions[EXTENSION] = LoginBackoff(store, FailurePace(verify_seconds))
-    app.wsgi_app = PaceObserver(app.wsgi_app, backoff.pace)  # type: ignore[method-assign]
+    backoff = LoginBackoff(store, FailurePace(verify_seconds))
+    app.wsgi_app = PaceObserver(app.wsgi_app, backoff.pace)  # type: ignore[method-assign]  # Flask's middleware idiom
     return backoff

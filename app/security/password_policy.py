@@ -9,8 +9,12 @@ or context-specific passwords). The reasons name the problem, never the password
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from zxcvbn import zxcvbn
+
+if TYPE_CHECKING:
+    from zxcvbn.matching import _Match
 
 from app.security.passwords import password_length_problem
 
@@ -39,7 +43,7 @@ def password_problem(password: str, *, user_inputs: Iterable[str], min_score: in
     return "too easy to guess" + (f" ({warning.rstrip('.')})" if warning else "")
 
 
-def _dictionaries(matches: list[dict]) -> set[str]:
+def _dictionaries(matches: list[_Match]) -> set[str]:
     """The dictionaries the matches came from, repeated parts ("alicealice") included."""
     found: set[str] = set()
     for match in matches:

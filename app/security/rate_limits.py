@@ -18,17 +18,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 from flask_jwt_extended import get_jwt
 from flask_limiter import Limiter, RateLimitExceeded
 from limits.strategies import RateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.metrics import RATE_LIMITED
+from app.services import services
 from app.settings import Settings
 from models import username_key
 
-EXTENSION = "authz.rate_limits"
 # The scopes (one shared count per scope and key); the tutorial's /login shares the login ones.
 LOGIN_BY_ADDRESS = "login:address"
 LOGIN_BY_ACCOUNT = "login:account"
@@ -49,9 +49,12 @@ def client_address() -> str:
 class AppLimiter(Limiter):
     """A Limiter whose storage belongs to the current app (one per app, not per process)."""
 
-    def init_app(self, app: Flask) -> None:
-        super().init_app(app)
-        app.extensions[EXTENSION] = self._limiter
+    def init_app_limiter(self, app: Flask) -> RateLimiter:
+        """`init_app`, returning the limiter it made for `app` (kept in the app's services)."""
+        self.init_app(app)
+        if self._limiter is None:  # flask-limiter makes one in every init_app
+            raise RuntimeError("flask-limiter made no limiter")
+        return self._limiter
 
     def _check_request_limit(self, callable_name: str | None = None, in_middleware: bool = True) -> None:
         """Flask-Limiter calls this before every request (in the middleware) and again from
@@ -66,7 +69,7 @@ class AppLimiter(Limiter):
     def limiter(self) -> RateLimiter:
         if self._storage_dead and self._fallback_limiter is not None:
             return self._fallback_limiter  # Redis is down: per-process counts until it is back
-        return current_app.extensions[EXTENSION]
+        return services().rate_limiter
 
 
 limiter = AppLimiter(
@@ -77,10 +80,10 @@ limiter = AppLimiter(
 )
 
 
-def init_rate_limits(app: Flask, settings: Settings) -> None:
+def init_rate_limits(app: Flask, settings: Settings) -> RateLimiter:
     if settings.trusted_proxy_count:
         # Only the entries our own proxies appended are believed (werkzeug ProxyFix).
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count)  # type: ignore[method-assign]  # Flask's idiom
     storage_options: dict[str, Any] = {}
     if settings.redis_url:
         storage_options = {
@@ -92,17 +95,16 @@ def init_rate_limits(app: Flask, settings: Settings) -> None:
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_STORAGE_OPTIONS=storage_options,
     )
-    limiter.init_app(app)
+    app_limiter = limiter.init_app_limiter(app)
     if limiter.limit_manager.default_limits or limiter.limit_manager.application_limits:
         raise RuntimeError("every rate limit is declared on its view (see AppLimiter)")
     app.register_error_handler(RateLimitExceeded, _render_refusal)
-    if not settings.rate_limits_enabled:
-        app.extensions[EXTENSION + ".off"] = True
+    return app_limiter
 
 
 @limiter.request_filter
 def _limits_off() -> bool:
-    return bool(current_app.extensions.get(EXTENSION + ".off"))
+    return not services().settings.rate_limits_enabled
 
 
 def setting(name: str) -> Callable[[], str]:

@@ -4,19 +4,21 @@ token, and read from the database by every protected request (app.security.token
 Changes are detected where they happen, on every SQLAlchemy session: a flush that
 deactivates or deletes a user, changes `authz_version`, revokes a login session or a
 client, or changes a tenant's status bumps the epoch. Bulk statements that revoke call
-`mark_revocation` (app.auth.service does). Over-bumping only costs cache misses.
+`mark_revocation` (`revoke_sessions` and `invalidate_access_tokens` here, which the auth,
+users and roles services call). Over-bumping only costs cache misses.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from sqlalchemy import event, inspect, update
 from sqlalchemy.orm import Session, UOWTransaction
 
-from app.database import Database
-from models import EPOCH_ROW_ID, Client, LoginSession, Tenant, TokenStateEpoch, User
+from app.database import Database, rows_changed
+from models import EPOCH_ROW_ID, Client, LoginSession, Tenant, TokenStateEpoch, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,50 @@ def database_epoch(database: Database) -> int:
 def mark_revocation(session: Session) -> None:
     """Bump the epoch now, inside the caller's transaction (for bulk revoking statements)."""
     session.connection().execute(BUMP)
+
+
+def revoke_sessions(
+    session: Session, user_id: uuid.UUID, *, reason: str, keep: uuid.UUID | None = None
+) -> int:
+    """End every open login session of a user (but `keep`); their tokens fail at once.
+
+    Part of the caller's unit of work. Returns how many sessions were ended.
+    """
+    stmt = (
+        update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    if keep is not None:
+        stmt = stmt.where(LoginSession.id != keep)
+    ended = rows_changed(session, stmt)
+    if ended:
+        mark_revocation(session)
+    return ended
+
+
+def invalidate_access_tokens(session: Session, user_ids: list[uuid.UUID]) -> None:
+    """Make every access token of these users fail on its next request (roles changed);
+    their sessions survive and refresh into the new roles. Part of the caller's unit of work.
+
+    The tokens of the clients they own fail too: a client never holds more than its owner
+    holds now (app.clients.bounds), and its next token carries only what remains.
+    """
+    if user_ids:
+        session.execute(
+            update(User)
+            .where(User.id.in_(user_ids))
+            .values(authz_version=User.authz_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(Client)
+            .where(Client.created_by.in_(user_ids), Client.revoked_at.is_(None))
+            .values(authz_version=Client.authz_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        mark_revocation(session)
 
 
 def _revokes(instance: Any, session: Session) -> bool:

@@ -22,16 +22,16 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Flask, current_app, g, has_request_context
+from flask import g, has_request_context
 from sqlalchemy import bindparam, select, update
 
-from app.database import Database, database_of, db_session, unit_of_work
+from app.database import Database, db_session, unit_of_work
 from app.security.revocation import database_epoch
+from app.services import services
 from models import Client, LoginSession, Tenant, TenantStatus, User, utcnow
 from policies.principal import Principal, PrincipalKind
 from policies.problems import TenantSuspended, Unauthenticated
 
-EXTENSION = "authz.token_state"
 MAX_ENTRIES = 100_000
 # Entries are refreshed at least this often even when nothing was revoked.
 MAX_AGE_SECONDS = 60.0
@@ -165,25 +165,25 @@ def _load(principal: Principal, epoch: int, now: float) -> TokenState:
         user_id = principal.subject_uuid
         if user_id is None or principal.session_id is None:
             return TokenState(False, 0, True, epoch, now)
-        params = {"session_id": principal.session_id, "user_id": user_id, "tenant_id": principal.tenant_id}
-        row = session.execute(USER_TOKEN_STATE, params).one_or_none()
-        live = row is not None and row.revoked_at is None and row.is_active
-        expires_at = row.expires_at if row is not None else None
-    else:
-        params = {"client_id": principal.subject, "tenant_id": principal.tenant_id}
-        row = session.execute(CLIENT_TOKEN_STATE, params).one_or_none()
-        live = row is not None and row.revoked_at is None and row.owner_active is True
-        expires_at = None
-    if row is None:
+        user_params = {
+            "session_id": principal.session_id,
+            "user_id": user_id,
+            "tenant_id": principal.tenant_id,
+        }
+        user_row = session.execute(USER_TOKEN_STATE, user_params).one_or_none()
+        if user_row is None:
+            return TokenState(False, 0, True, epoch, now)
+        live = user_row.revoked_at is None and user_row.is_active
+        tenant_active = user_row.status == TenantStatus.ACTIVE
+        return TokenState(live, user_row.authz_version, tenant_active, epoch, now, user_row.expires_at)
+    client_params = {"client_id": principal.subject, "tenant_id": principal.tenant_id}
+    client_row = session.execute(CLIENT_TOKEN_STATE, client_params).one_or_none()
+    if client_row is None:
         return TokenState(False, 0, True, epoch, now)
-    return TokenState(live, row.authz_version, row.status == TenantStatus.ACTIVE, epoch, now, expires_at)
-
-
-def init_token_state(app: Flask) -> TokenStateChecker:
-    checker = TokenStateChecker(database_of(app))
-    app.extensions[EXTENSION] = checker
-    return checker
+    live = client_row.revoked_at is None and client_row.owner_active is True
+    tenant_active = client_row.status == TenantStatus.ACTIVE
+    return TokenState(live, client_row.authz_version, tenant_active, epoch, now)
 
 
 def token_state_checker() -> TokenStateChecker:
-    return current_app.extensions[EXTENSION]
+    return services().token_state

@@ -30,11 +30,10 @@ from app.security.claim_budget import fit_claims
 from app.security.jwt_seams import remember_verified_header
 from app.security.keys import KeyRing
 from app.security.token_cache import VerifiedToken, VerifiedTokenCache
+from app.services import services
 from app.settings import Settings
 from policies.principal import VerifiedClaims
 from policies.problems import Unauthenticated
-
-EXTENSION = "authz.keyring"
 
 # Claims flask-jwt-extended and PyJWT own; an additional claim must never replace one.
 REGISTERED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "type", "fresh", "csrf"})
@@ -139,7 +138,7 @@ class TokenPair:
 
 
 def key_ring() -> KeyRing:
-    return current_app.extensions[EXTENSION]
+    return services().key_ring
 
 
 def issue_pair(subject: str, claims: TokenClaims) -> TokenPair:
@@ -216,7 +215,7 @@ class HardenedJWTManager(JWTManager):
 
     def _decode_jwt_from_config(
         self, encoded_token: str, csrf_value: Any = None, allow_expired: bool = False
-    ) -> dict:
+    ) -> dict[str, Any]:
         ring = key_ring()
         ring.refresh()  # at most one stat a second: a pruned or removed key stops verifying
         leeway = current_app.config["JWT_DECODE_LEEWAY"]
@@ -264,8 +263,8 @@ def _verify(
         )
     except jwt.ExpiredSignatureError as exc:
         # flask-jwt-extended's handler reads these two attributes.
-        exc.jwt_header = header  # type: ignore[attr-defined]
-        exc.jwt_data = {}  # type: ignore[attr-defined]
+        exc.jwt_header = header  # type: ignore[attr-defined]  # set for flask-jwt-extended
+        exc.jwt_data = {}  # type: ignore[attr-defined]  # set for flask-jwt-extended
         raise
     if not audiences.accepts(str(claims.get("type")), header.get("typ"), claims.get("aud")):
         raise jwt.InvalidAudienceError("the token's type or audience is not ours")
@@ -273,7 +272,6 @@ def _verify(
 
 
 def configure_jwt(app: Flask, settings: Settings, ring: KeyRing) -> JWTManager:
-    app.extensions[EXTENSION] = ring
     app.config.update(
         JWT_ALGORITHM=ring.active.algorithm.value,
         JWT_DECODE_ALGORITHMS=ring.algorithms,

@@ -8,6 +8,7 @@ from flask import url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from app.database import db_session
+from app.partial import sent
 from app.schemas import PROBLEM_RESPONSES, ProblemOut, TenantPath, page_of
 from app.scoping import get_tenant as load_tenant
 from app.tenants import service
@@ -50,7 +51,5 @@ def get_tenant(path: TenantPath) -> dict[str, Any]:
 @tenant_scoped(Permission.TENANT_WRITE, field_permissions={"status": Permission.PLATFORM_WRITE})
 def update_tenant(path: TenantPath, body: TenantUpdate) -> dict[str, Any]:
     """Rename the tenant; suspend or reactivate it (`status`, platform:write only)."""
-    tenant = service.update_tenant(
-        db_session(), path.tid, name=body.name, status=body.status, actor=current_principal()
-    )
+    tenant = service.update_tenant(db_session(), path.tid, actor=current_principal(), **sent(body))
     return out(tenant)

@@ -14,6 +14,7 @@ from app.audit import AuditAction, record
 from app.database import unit_of_work
 from app.errors import Conflict, FieldError, ValidationFailed
 from app.pagination import paginate
+from app.partial import UNCHANGED, Unchanged
 from app.security.revocation import mark_revocation
 from models import PLATFORM_TENANT_SLUG, Client, LoginSession, Tenant, TenantStatus, utcnow
 from policies import NotFound, Principal
@@ -51,21 +52,22 @@ def update_tenant(
     session: Session,
     tenant_id: uuid.UUID,
     *,
-    name: str | None,
-    status: TenantStatus | None,
     actor: Principal,
+    name: str | Unchanged = UNCHANGED,
+    status: TenantStatus | Unchanged = UNCHANGED,
 ) -> Tenant:
-    """Rename; suspend or reactivate (the route's policy requires platform:write for `status`)."""
+    """Rename; suspend or reactivate (the route's policy requires platform:write for `status`).
+    Fields left out are UNCHANGED (app.partial)."""
     with unit_of_work(session):
         tenant = _lock_tenant(session, tenant_id)
         if status == TenantStatus.SUSPENDED and tenant.is_platform:
             raise Conflict(PLATFORM_NOT_SUSPENDABLE)
-        if name is not None and name != tenant.name:
+        if name is not UNCHANGED and name != tenant.name:
             old_name, tenant.name = tenant.name, name
             _record_change(
                 session, tenant, actor, AuditAction.TENANT_UPDATED, {"name": {"from": old_name, "to": name}}
             )
-        if status is not None and status != tenant.status:
+        if status is not UNCHANGED and status != tenant.status:
             if status == TenantStatus.SUSPENDED:
                 _end_tokens(session, tenant)
             old_status, tenant.status = tenant.status, status

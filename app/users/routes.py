@@ -7,6 +7,7 @@ from typing import Any
 from flask_openapi3 import APIBlueprint, Tag
 
 from app.database import db_session
+from app.partial import sent
 from app.schemas import PROBLEM_RESPONSES, TenantPath, page_of
 from app.security import passwords
 from app.users import service
@@ -72,9 +73,7 @@ def update_user(path: UserPath, body: UserUpdate) -> dict[str, Any]:
         path.tid,
         path.uid,
         current_principal(),
-        email=body.email if "email" in body.model_fields_set else service.UNCHANGED,
-        is_active=body.is_active,
-        password=body.password,
+        **sent(body),
     )
     return out(user)
 

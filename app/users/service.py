@@ -9,27 +9,26 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record
-from app.auth.service import invalidate_access_tokens, revoke_sessions
 from app.catalog.effective import ensure_grantable_now, held_now, role_permissions, user_access
 from app.catalog.store import current_catalog
 from app.database import flush_or_conflict, unit_of_work
 from app.errors import Conflict, FieldError, ValidationFailed
 from app.pagination import paginate
+from app.partial import UNCHANGED, Unchanged
 from app.provisioning import roles_by_name
 from app.scoping import get_in_tenant, get_tenant
 from app.security.password_policy import name_words, password_problem
 from app.security.passwords import Passwords, password_length_problem
+from app.security.revocation import invalidate_access_tokens, revoke_sessions
 from models import Role, Tenant, User, UserRole, username_key, username_skeleton
 from policies.catalog import BuiltinRole
 from policies.principal import Principal, PrincipalKind
@@ -38,14 +37,6 @@ from policies.problems import PermissionDenied, Problem
 DUPLICATE_USERNAME = "A user with this username, or one that looks the same, already exists in the tenant."
 ROLES_CHANGED_CONCURRENTLY = "The tenant's roles changed while the user was being saved; try again."
 
-
-class Unchanged(enum.Enum):
-    """Marks a PATCH field that was left out (as opposed to `null`, which clears it)."""
-
-    UNCHANGED = "unchanged"
-
-
-UNCHANGED = Unchanged.UNCHANGED
 
 # ---------------------------------------------------------------------------- reading
 
@@ -90,7 +81,7 @@ def list_users(
     Two queries whatever the page holds: the page's columns, then the role names of all its
     users (never one query per user, and no ORM objects: a page is read, not changed).
     """
-    stmt: Select[Any] = select(*LISTED_COLUMNS).where(User.tenant_id == tenant_id)
+    stmt = select(*LISTED_COLUMNS).where(User.tenant_id == tenant_id)
     if q is not None:
         stmt = stmt.where(
             or_(
@@ -118,7 +109,8 @@ def list_users(
         )
         for user_id, name in memberships:
             roles[user_id].append(name)
-    return [UserListed(*row, role_names=sorted(roles[row.id])) for row in rows], next_cursor
+    listed = [UserListed(**row._asdict(), role_names=sorted(roles[row.id])) for row in rows]
+    return listed, next_cursor
 
 
 def get_user(session: Session, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User:
@@ -194,23 +186,23 @@ def update_user(
     actor: Principal,
     *,
     email: str | Unchanged | None = UNCHANGED,
-    is_active: bool | None = None,
-    password: str | None = None,
+    is_active: bool | Unchanged = UNCHANGED,
+    password: str | Unchanged = UNCHANGED,
 ) -> User:
-    """Change a user's email, active flag or password (None or UNCHANGED: leave it)."""
-    if password is not None:
+    """Change a user's email (None removes it), active flag or password (app.partial)."""
+    if password is not UNCHANGED:
         _refuse_bad_password(password)
     with unit_of_work(session):
         tenant = get_tenant(session, tenant_id)
         user = get_in_tenant(session, User, tenant_id, user_id)
-        if password is not None:
+        if password is not UNCHANGED:
             _refuse_weak_password(passwords, password, user.username, tenant)
         _ensure_may_manage(session, actor, tenant, user)
         changed: list[str] = []
         if email is not UNCHANGED and email != user.email:
             user.email = email
             changed.append("email")
-        if password is not None:
+        if password is not UNCHANGED:
             if _own_session(actor, user) is not None:
                 raise OwnPasswordNeedsCurrent()
             user.password_hash = passwords.hash(password)

@@ -33,7 +33,8 @@ def jwks() -> Response:
     response = jsonify(ring.public_jwks())
     response.headers["Cache-Control"] = JWKS_CACHE_CONTROL
     response.add_etag()  # a revalidation costs a 304
-    return response.make_conditional(request)
+    response.make_conditional(request)
+    return response
 
 
 @bp.get(

@@ -14,10 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy import create_engine
 
 from app.cli import DEMO_ACCOUNTS, DEMO_PASSWORD
-from app.database import EXTENSION as DATABASE
 from app.provisioning import builtin_role, create_tenant, create_user
-from app.security import PASSWORDS
 from app.security.password_policy import name_words, password_problem
+from app.services import services
 from models.base import UTCDateTime
 from policies import BuiltinRole
 from tests.conftest import PASSWORD, bearer
@@ -25,11 +24,6 @@ from tests.databases import ROOT, fresh_database, upgrade
 from tests.factories import TenantFactory, UserFactory
 
 STRONG = "plum-otter-kettle-58"
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme", name="Acme Corp")
 
 
 @pytest.fixture
@@ -212,8 +206,8 @@ def test_names_from_before_the_rules_keep_logging_in(client, acme):
 def test_two_concurrent_look_alike_creates_give_one_201_and_one_409(committing_app, monkeypatch):
     import app.users.service as users_service
 
-    hashed = committing_app.extensions[PASSWORDS].hash(PASSWORD)
-    with committing_app.extensions[DATABASE].sessions() as session, session.begin():
+    hashed = services(committing_app).passwords.hash(PASSWORD)
+    with services(committing_app).database.sessions() as session, session.begin():
         acme = create_tenant(session, "acme", "Acme Corp")
         create_user(session, acme, "root", hashed, roles=[builtin_role(session, acme, BuiltinRole.ADMIN)])
         acme_id = acme.id

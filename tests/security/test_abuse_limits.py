@@ -8,16 +8,11 @@ import base64
 
 import pytest
 
-from app.security import PASSWORDS
+from app.services import services
 from tests.conftest import PASSWORD, bearer, real_limits
-from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory, UserFactory
+from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, UserFactory
 
 GRANT = {"grant_type": "client_credentials"}
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme", name="Acme Corp")
 
 
 @pytest.fixture
@@ -82,7 +77,7 @@ def test_current_password_guesses_are_limited_per_session(api, stolen_session, m
         for n in range(5)
     ]
     assert {g.status_code for g in guesses} == {403}
-    passwords = api.application.extensions[PASSWORDS]
+    passwords = services(api.application).passwords
     monkeypatch.setattr(passwords, "verify", lambda *_: pytest.fail("argon2 ran for a throttled guess"))
 
     right = api.post(

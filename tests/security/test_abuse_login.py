@@ -15,10 +15,10 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from app.security import PASSWORDS
+from app.services import services
 from models import AuditEvent
 from tests.conftest import PASSWORD, real_limits
-from tests.factories import TenantFactory, UserFactory
+from tests.factories import UserFactory
 
 WRONG = "a-wrong-but-long-password"
 FREE_FAILURES = 5  # the shipped login_backoff_free_failures
@@ -33,11 +33,6 @@ def fresh_address() -> dict[str, dict[str, str]]:
 
 def body(username="bob", password=WRONG, tenant="acme"):
     return {"tenant": tenant, "username": username, "password": password}
-
-
-@pytest.fixture
-def acme(db):
-    return TenantFactory(slug="acme", name="Acme Corp")
 
 
 @pytest.fixture
@@ -70,7 +65,7 @@ def verifies(api, monkeypatch):
 
 def count_verifies(api, monkeypatch):
     """How many argon2 verifies the app ran (instrumentation, not a stand-in)."""
-    passwords = api.application.extensions[PASSWORDS]
+    passwords = services(api.application).passwords
     calls = []
     original = passwords.verify
 

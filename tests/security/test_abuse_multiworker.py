@@ -17,10 +17,11 @@ from app import create_app
 from app.database import database
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.security import passwords
+from app.services import services
 from app.settings import Settings
 from policies import BuiltinRole
 from tests.databases import fresh_database, upgrade
-from tests.servers import gunicorn
+from tests.servers import CLIENT_SECRET_KEY, gunicorn
 
 PASSWORD = "multi-worker-password"
 REDIS_URL = os.environ.get("AUTHZ_TEST_REDIS_URL")
@@ -55,6 +56,7 @@ def base(tmp_path_factory):
             "AUTHZ_REDIS_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
             "AUTHZ_TRUSTED_PROXY_COUNT": "1",
             "AUTHZ_LOGIN_LIMIT_PER_ADDRESS": "6 per minute",
+            "AUTHZ_CLIENT_SECRET_KEY": CLIENT_SECRET_KEY,
         }
         settings = {name.removeprefix("AUTHZ_").lower(): value for name, value in env.items()}
         seeding = create_app(Settings(_env_file=None, **settings))  # type: ignore[call-arg]
@@ -63,7 +65,7 @@ def base(tmp_path_factory):
             role = builtin_role(session, tenant, BuiltinRole.MEMBER)
             create_user(session, tenant, "bob", passwords().hash(PASSWORD), roles=[role])
             session.commit()
-        seeding.extensions["authz.database"].engine.dispose()
+        services(seeding).database.engine.dispose()
         with gunicorn("tests.multiworker_app:create()", env, workers=2) as served:
             yield served
 

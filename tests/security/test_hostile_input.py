@@ -14,8 +14,8 @@ import json
 import pytest
 from flask import Flask
 
-from app.database import EXTENSION as DATABASE
 from app.provisioning import create_tenant
+from app.services import services
 from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory
 
 LONE_SURROGATE = "\\ud800"  # as written inside a JSON string
@@ -41,7 +41,7 @@ def test_introspection_with_a_lone_surrogate_in_a_json_parameter_is_not_a_500(cl
 @pytest.fixture
 def pg_app(postgres_app: Flask) -> Flask:
     app = postgres_app
-    with app.extensions[DATABASE].sessions() as session, session.begin():
+    with services(app).database.sessions() as session, session.begin():
         create_tenant(session, "acme", "Acme")
     return app
 

@@ -14,17 +14,14 @@ from flask_openapi3 import APIBlueprint
 from pydantic import BaseModel, ConfigDict
 
 from app import create_app, cursors
-from app.settings import Settings
 from policies import RouteEntry, TokenKind, public, route_policies
 from policies.rules import RoutePolicy
 from tests.conftest import bearer
 from tests.factories import LoginSessionFactory, UserFactory
-from tests.matrix_world import build_world, url_of, verified_claims
+from tests.matrix_world import build_world, routes_app, url_of, verified_claims
 from tests.samples import all_bodies
 
-_routes_app = create_app(
-    Settings(_env_file=None, database_url="sqlite://", jwt_algorithm="HS256", secret_key="x" * 48)  # type: ignore[call-arg]
-)
+_routes_app = routes_app()
 ROUTES: list[RouteEntry] = route_policies(_routes_app)
 BODIES = all_bodies()
 TOKEN_ENDPOINT = "oauth.token"

@@ -17,7 +17,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from app.security.tokens import EXTENSION, safe_additional_claims
+from app.security.tokens import safe_additional_claims
+from app.services import services
 from tests.conftest import bearer
 from tests.factories import TenantFactory, UserFactory
 
@@ -100,7 +101,7 @@ def claims(tokens):
 
 @pytest.fixture
 def key(app):
-    key = app.extensions[EXTENSION].active
+    key = services(app).key_ring.active
     assert key.algorithm.value == "RS256", "the forging helpers sign with RS256"
     return key
 
