@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from app.logs import request_id
@@ -105,6 +105,8 @@ def record(
     elif tenant_id is _FROM_TARGET:
         raise TypeError("record(): without a target, name the tenant_id (None for none)")
     event = AuditEvent(
+        id=uuid.uuid4(),
+        created_at=utcnow(),
         tenant_id=tenant_id,
         action=action.value,
         outcome=outcome,
@@ -119,6 +121,31 @@ def record(
     session.add(event)
     session.info.setdefault(UNLOGGED, []).append(event)
     return event
+
+
+def record_alone(
+    session: Session, action: AuditAction, actor: Principal | None = None, **fields: Any
+) -> None:
+    """Record an event that is the whole change (a token issued or refused): one INSERT,
+    committed on its own, before the caller answers.
+
+    A request reading outside a transaction (app.database.db_session) writes it as a single
+    autocommitted statement: atomic by itself, with no BEGIN and COMMIT round trips and no
+    second connection. Any other session (a transaction under way, tests that bind sessions
+    to their own) commits it through a unit of work, as `record` inside one would.
+    """
+    from app.database import reads_outside_transaction, unit_of_work
+
+    if not reads_outside_transaction(session):
+        with unit_of_work(session):
+            record(session, action, actor, **fields)
+        return
+    event = record(session, action, actor, **fields)
+    session.expunge(event)
+    session.info[UNLOGGED].remove(event)
+    columns = {attribute.key: getattr(event, attribute.key) for attribute in inspect(AuditEvent).column_attrs}
+    session.connection().execute(insert(AuditEvent), [columns])
+    _log_event(event)
 
 
 def record_login_failure(
@@ -179,19 +206,23 @@ def record_login_failure(
 def _log_committed_events(session: Session) -> None:
     """Every security event reaches the log too, once its transaction committed."""
     for committed in session.info.pop(UNLOGGED, ()):
-        SECURITY_LOG.info(
-            committed.action,
-            extra={
-                "audit_event_id": str(committed.id),
-                "outcome": committed.outcome,
-                "event_tenant_id": str(committed.tenant_id) if committed.tenant_id else None,
-                "actor_type": committed.actor_type,
-                "actor_id": committed.actor_id,
-                "target_type": committed.target_type,
-                "target_id": committed.target_id,
-                "details": committed.details,
-            },
-        )
+        _log_event(committed)
+
+
+def _log_event(committed: AuditEvent) -> None:
+    SECURITY_LOG.info(
+        committed.action,
+        extra={
+            "audit_event_id": str(committed.id),
+            "outcome": committed.outcome,
+            "event_tenant_id": str(committed.tenant_id) if committed.tenant_id else None,
+            "actor_type": committed.actor_type,
+            "actor_id": committed.actor_id,
+            "target_type": committed.target_type,
+            "target_id": committed.target_id,
+            "details": committed.details,
+        },
+    )
 
 
 @event.listens_for(Session, "after_rollback")

@@ -200,6 +200,15 @@ def db_session() -> Session:
     return session
 
 
+def reads_outside_transaction(session: Session) -> bool:
+    """Whether `session` is a request's session reading in autocommit (db_session), where a
+    single statement commits on its own."""
+    if not session.in_transaction():
+        return False
+    options = session.connection().get_execution_options()
+    return bool(options.get(SQLITE_READ_OPTION)) or options.get("isolation_level") == "AUTOCOMMIT"
+
+
 @contextmanager
 def unit_of_work(session: Session) -> Iterator[Session]:
     """Commit all that happens inside, or nothing: a change and its audit event together."""

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from app.audit import AuditAction, record
+from app.audit import AuditAction, record, record_alone
 from app.catalog.effective import effective_scopes, ensure_grantable_now, held_now
 from app.catalog.store import current_catalog
 from app.clients.bounds import owner_for
@@ -376,13 +376,15 @@ def issue_client_token(
         client_id=client.client_id,
     )
     access_token, jti = issue_access_token(client.client_id, claims)
-    with unit_of_work(session):
-        _record_as_client(
-            session,
-            AuditAction.CLIENT_TOKEN_ISSUED,
-            client,
-            details={"client_id": client.client_id, "scopes": granted, "jti": jti},
-        )
+    # Audited before it is answered; the event alone is the change (one INSERT, its own commit).
+    record_alone(
+        session,
+        AuditAction.CLIENT_TOKEN_ISSUED,
+        actor_id=client.client_id,
+        actor_type=PrincipalKind.CLIENT.value,
+        target=client,
+        details={"client_id": client.client_id, "scopes": granted, "jti": jti},
+    )
     return {
         "access_token": access_token,
         "token_type": "Bearer",
@@ -409,16 +411,15 @@ def _record_refusal(
     **details: Any,
 ) -> None:
     """CLIENT_TOKEN_REFUSED with the reason (never the secret), committed on its own."""
-    with unit_of_work(session):
-        record(
-            session,
-            AuditAction.CLIENT_TOKEN_REFUSED,
-            tenant_id=client.tenant_id if client else None,
-            target_type="client" if client else None,
-            target_id=client.id if client else None,
-            outcome="failure",
-            details={"reason": str(reason), "client_id": presented_client_id[:64], **details},
-        )
+    record_alone(
+        session,
+        AuditAction.CLIENT_TOKEN_REFUSED,
+        tenant_id=client.tenant_id if client else None,
+        target_type="client" if client else None,
+        target_id=client.id if client else None,
+        outcome="failure",
+        details={"reason": str(reason), "client_id": presented_client_id[:64], **details},
+    )
 
 
 def _record_as_client(session: Session, action: AuditAction, client: Client, **kwargs: Any) -> None:
