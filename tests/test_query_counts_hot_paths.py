@@ -316,18 +316,18 @@ def test_introspection_does_not_grow_with_roles_clients_or_users(client, db, acm
     large = introspect_costs()
 
     labels = ("1 role", "2,001 roles, 1,001 clients")
-    # The calling client, its tenant, the epoch, the client's owner and the owner's roles with
-    # their grants (its bound); for a token seen for the first time, its state too (its session
-    # with its user and tenant, one query).
+    # The calling client with its tenant, the epoch, the client's owner with the owner's roles
+    # and their grants (its bound); for a token seen for the first time, its state too (its
+    # session with its user and tenant, one query).
     assert_constant(
         "POST /auth/introspect (a token seen for the first time)",
         dict(zip(labels, (small[0], large[0]), strict=True)),
-        at_most=6,
+        at_most=4,
     )
     assert_constant(
         "POST /auth/introspect (a token seen before)",
         dict(zip(labels, (small[1], large[1]), strict=True)),
-        at_most=5,
+        at_most=3,
     )
 
 
