@@ -132,9 +132,20 @@ class MemoryBackoff:
             del self._accounts[account]
 
 
+# BackoffPolicy.wait_after in Lua, stored with the count: `attempts` and `now` are set
+# before it; ARGV free, base, max.
+_STORE_COUNT_AND_WAIT = """
+local free = tonumber(ARGV[1])
+local wait = 0
+if attempts > free then
+  wait = math.min(tonumber(ARGV[2]) * 2 ^ (attempts - free - 1), tonumber(ARGV[3]))
+end
+redis.call('HSET', KEYS[1], 'attempts', attempts, 'allowed_at', tostring(now + wait))
+"""
 # KEYS[1] the account; ARGV free, base, max, forget. Redis's own clock, so that instances
 # with skewed clocks agree. Returns the seconds left to wait as a string ("0": admitted).
-ADMIT = """
+ADMIT = (
+    """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'attempts', 'allowed_at')
@@ -144,17 +155,16 @@ if now < allowed_at then
   return tostring(allowed_at - now)
 end
 attempts = attempts + 1
-local free = tonumber(ARGV[1])
-local wait = 0
-if attempts > free then
-  wait = math.min(tonumber(ARGV[2]) * 2 ^ (attempts - free - 1), tonumber(ARGV[3]))
-end
-redis.call('HSET', KEYS[1], 'attempts', attempts, 'allowed_at', tostring(now + wait))
+"""
+    + _STORE_COUNT_AND_WAIT
+    + """
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
 return '0'
 """
+)
 # KEYS[1] the account; ARGV free, base, max. One attempt uncounted, its wait recomputed.
-REFUND = """
+REFUND = (
+    """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
 local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts')) or 0
@@ -163,14 +173,12 @@ if attempts <= 1 then
   return '0'
 end
 attempts = attempts - 1
-local free = tonumber(ARGV[1])
-local wait = 0
-if attempts > free then
-  wait = math.min(tonumber(ARGV[2]) * 2 ^ (attempts - free - 1), tonumber(ARGV[3]))
-end
-redis.call('HSET', KEYS[1], 'attempts', attempts, 'allowed_at', tostring(now + wait))
+"""
+    + _STORE_COUNT_AND_WAIT
+    + """
 return '0'
 """
+)
 
 
 class RedisBackoff:
