@@ -153,6 +153,14 @@ def verified_claims(app: Any, access_token: str) -> dict[str, Any]:
     )
 
 
+def signed_claims(app: Any, token: str) -> dict[str, Any]:
+    """The claims of a token this app signed, its signature checked with the app's active key
+    and algorithm; the audience is left to the caller's assertions (access and refresh
+    tokens carry different ones)."""
+    key = services(app).key_ring.active
+    return jwt.decode(token, key.verification_material, [key.algorithm], options={"verify_aud": False})
+
+
 def routes_app() -> Flask:
     """An app built only to read its routes at collection time: every secret is given and
     the database is in memory, so nothing is written anywhere."""

@@ -16,6 +16,7 @@ from jwt import PyJWKClient
 from app.services import services
 from tests.conftest import bearer
 from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory, UserFactory
+from tests.matrix_world import signed_claims
 from tests.servers import serve_in_thread
 
 ISSUER = "https://authz.test"  # the test settings' issuer; AUTHZ_AUDIENCE unset: aud is the issuer
@@ -73,7 +74,7 @@ def test_a_downstream_service_refuses_a_refresh_token_as_an_access_token(app, lo
             )
 
     assert jwt.get_unverified_header(refresh)["typ"] == "rt+jwt"
-    assert jwt.decode(refresh, options={"verify_signature": False})["aud"] == f"{ISSUER}/auth/refresh"
+    assert signed_claims(app, refresh)["aud"] == f"{ISSUER}/auth/refresh"
 
 
 def test_an_integration_clients_token_carries_client_id_and_scope(app, client, db):
@@ -96,8 +97,8 @@ def test_a_configured_audience_is_the_access_tokens_audience(make_client, make_s
     api = make_client(make_settings(audience="https://api.example"))
     tokens = login(UserFactory(roles=["member"]), api=api)
 
-    access = jwt.decode(tokens["access_token"], options={"verify_signature": False})
-    refresh = jwt.decode(tokens["refresh_token"], options={"verify_signature": False})
+    access = signed_claims(api.application, tokens["access_token"])
+    refresh = signed_claims(api.application, tokens["refresh_token"])
 
     assert access["aud"] == "https://api.example"
     assert refresh["aud"] == f"{ISSUER}/auth/refresh"
@@ -129,7 +130,7 @@ def test_a_downstream_service_refuses_a_token_signed_by_someone_else(app):
 def legacy_token(app, current: str, *, audience: str | None = None) -> str:
     """`current` re-signed as tokens were before: typ JWT, no client_id or scope, and `aud`
     only when an audience was configured."""
-    claims = jwt.decode(current, options={"verify_signature": False})
+    claims = signed_claims(app, current)
     for name in ("aud", "client_id", "scope"):
         claims.pop(name, None)
     if audience is not None:
@@ -166,7 +167,7 @@ def test_tokens_issued_before_the_change_under_a_configured_audience_keep_workin
 
 def test_an_old_style_token_still_expires(app, client, login, db):
     tokens = login(UserFactory(roles=["member"]))
-    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    claims = signed_claims(app, tokens["access_token"])
     claims.update(exp=int(time.time()) - 120, iat=int(time.time()) - 1000, nbf=int(time.time()) - 1000)
     for name in ("aud", "client_id", "scope"):
         claims.pop(name, None)
@@ -195,7 +196,7 @@ def test_a_token_whose_typ_and_audience_disagree_with_its_kind_is_refused(
     app, client, login, db, typ, kind, aud
 ):
     tokens = login(UserFactory(roles=["member"]))
-    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    claims = signed_claims(app, tokens["access_token"])
     claims.pop("aud")
     if aud is not None:
         claims["aud"] = aud

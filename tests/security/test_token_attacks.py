@@ -21,6 +21,7 @@ from app.security.tokens import safe_additional_claims
 from app.services import services
 from tests.conftest import bearer
 from tests.factories import TenantFactory, UserFactory
+from tests.matrix_world import signed_claims
 
 PROBLEM = "application/problem+json"
 NONE_CASINGS = ["none", "None", "NONE", "nOnE"]
@@ -94,9 +95,9 @@ def tokens(login, user):
 
 
 @pytest.fixture
-def claims(tokens):
+def claims(app, tokens):
     """The claims of a real access token, to be altered one at a time."""
-    return jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    return signed_claims(app, tokens["access_token"])
 
 
 @pytest.fixture
@@ -184,7 +185,7 @@ def audience_api(make_client, make_settings):
 @pytest.fixture
 def audience_claims(login, user, audience_api):
     token = login(user, api=audience_api)["access_token"]
-    return jwt.decode(token, options={"verify_signature": False})
+    return signed_claims(audience_api.application, token)
 
 
 def test_a_token_for_our_audience_is_accepted(me, key, audience_api, audience_claims):
