@@ -13,11 +13,14 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 import redis
+from sqlalchemy import create_engine, make_url, text
 
+from tests.databases import upgrade
 from tests.servers import free_port
 
 PG_BIN_DIRS = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
@@ -81,6 +84,17 @@ class OwnPostgres:
     @property
     def url(self) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def new_database(self, label: str) -> str:
+        """A new database on this cluster, migrated to head by Alembic; its URL."""
+        name = f"{label}_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        url = make_url(self.url).set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        return url
 
     def _run(self, command: list[str]) -> None:
         subprocess.run(_as_postgres(command), check=True, capture_output=True, timeout=120)  # noqa: S603

@@ -16,7 +16,6 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
 from app.database import database
 from app.database_bounds import CONNECT_TIMEOUT_SECONDS, FAIL_FAST_SECONDS
@@ -24,7 +23,6 @@ from app.provisioning import builtin_role, create_tenant, create_user
 from app.security import passwords
 from app.services import services
 from policies import BuiltinRole
-from tests.databases import upgrade
 from tests.servers import CLIENT_SECRET_KEY, production_server, seeding_app
 
 PASSWORD = "fault-test-password"
@@ -61,13 +59,7 @@ def call(method: str, url: str, token: str | None = None, body: dict | None = No
 @pytest.fixture(scope="module")
 def service(own_postgres, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dbfaults")
-    name = f"faults_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(own_postgres.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = make_url(own_postgres.url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
+    url = own_postgres.new_database("faults")
     env = {
         "AUTHZ_DATABASE_URL": url,
         "AUTHZ_KEY_DIR": str(tmp / "keys"),

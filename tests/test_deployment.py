@@ -11,18 +11,15 @@ import re
 import time
 import urllib.error
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.services import services
 from policies import BuiltinRole
-from tests.databases import upgrade
 from tests.faults import OwnRedis, require_redis_binary
 from tests.servers import CLIENT_SECRET_KEY, production_server, seeding_app
 
@@ -77,13 +74,7 @@ def deployment(own_postgres, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("deploy")
     redis_server = OwnRedis(require_redis_binary())
     redis_server.start()
-    name = f"deploy_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(own_postgres.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = make_url(own_postgres.url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
+    url = own_postgres.new_database("deploy")
     env = {
         "AUTHZ_DATABASE_URL": url,
         "AUTHZ_REDIS_URL": redis_server.url,
