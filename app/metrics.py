@@ -38,6 +38,11 @@ RATE_LIMITED = Counter(
 )
 
 
+# The methods counted by name; any other (a client may send any token) is counted as OTHER,
+# so that callers cannot create series at will.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class RequestMetrics:
     """The latency and count series of each (method, route, status), looked up once: a
     `labels()` call costs more than the observation itself."""
@@ -46,6 +51,8 @@ class RequestMetrics:
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float | None) -> None:
+        if method not in KNOWN_METHODS:
+            method = "OTHER"
         key = (method, route, status)
         series = self._series.get(key)
         if series is None:

@@ -51,6 +51,17 @@ def test_metrics_count_requests_by_route_and_denials(client, auth_headers, db):
     assert str(project.id) not in text  # route templates only: ids never become labels
 
 
+def test_a_caller_cannot_make_metric_series_with_methods_of_its_own(client, db):
+    for method in ("BREW", "PROPFIND", "X-ANYTHING"):
+        client.open("/healthz", method=method)
+
+    text = client.get("/metrics").get_data(as_text=True)
+
+    assert 'method="OTHER"' in text
+    for method in ("BREW", "PROPFIND", "X-ANYTHING"):
+        assert method not in text
+
+
 def test_a_request_needing_a_down_database_is_a_quick_503(make_settings):
     import time
 
