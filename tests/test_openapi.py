@@ -153,6 +153,7 @@ def test_operation_ids_are_unique_camel_case_and_named_for_what_they_do(document
         "issueToken",
         "introspectToken",
         "createProject",
+        "getResource",
     } <= set(ids)
     assert {"login", "tutorialLogin"} <= set(ids)  # one view name in two areas: qualified
 
@@ -217,6 +218,45 @@ def test_create_operations_link_to_what_they_created(document):
     assert links["GetUser"]["parameters"] == {"tid": "$request.path.tid", "uid": "$response.body#/id"}
     tenant_links = document["paths"]["/tenants"]["post"]["responses"]["201"]["links"]
     assert tenant_links["GetTenant"]["parameters"] == {"tid": "$response.body#/id"}
+
+
+def _schema_of(document, response):
+    ref = response["content"]["application/json"]["schema"]["$ref"]
+    return document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+
+def test_every_links_response_pointer_names_a_field_the_response_has(document):
+    """A link reading `$response.body#/id` from a body without `id` gives a stateful fuzzer
+    (and a client following links) nothing to send: every pointer names a required field."""
+    checked = 0
+    for path, method, operation in operations(document):
+        for status, response in operation["responses"].items():
+            for name, link in response.get("links", {}).items():
+                schema = _schema_of(document, response)
+                for value in link["parameters"].values():
+                    if value.startswith("$response.body#/"):
+                        field = value.removeprefix("$response.body#/")
+                        assert field in schema["required"], f"{method} {path} {status} {name}: {value}"
+                        checked += 1
+
+    assert checked > 0
+
+
+def test_a_created_permission_links_to_its_operations_by_name(document):
+    links = document["paths"]["/permissions"]["post"]["responses"]["201"]["links"]
+
+    assert {link["operationId"] for link in links.values()} == {"updatePermission", "deletePermission"}
+    assert links["UpdatePermission"]["parameters"] == {"name": "$response.body#/name"}
+
+
+def test_a_put_that_creates_links_to_the_other_operations_on_what_it_created(document):
+    created = document["paths"]["/tenants/{tid}/resources/{type}/{resource_id}"]["put"]["responses"]["201"]
+    same_path = {p: f"$request.path.{p}" for p in ("tid", "type", "resource_id")}
+
+    assert {name: link["parameters"] for name, link in created["links"].items()} == {
+        "GetResource": same_path,
+        "DeleteResource": same_path,
+    }
 
 
 class ReportPath(TenantPath):

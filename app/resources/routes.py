@@ -48,7 +48,11 @@ def list_resources(path: TenantPath, query: ResourceListQuery) -> dict[str, Any]
     return page_of([out(r) for r in items], next_cursor)
 
 
-@bp.get("/<type>/<path:resource_id>", responses={200: ResourceOut, **PROBLEM_RESPONSES})
+@bp.get(
+    "/<type>/<path:resource_id>",
+    responses={200: ResourceOut, **PROBLEM_RESPONSES},
+    operation_id="getResource",
+)
 @tenant_scoped(Permission.RESOURCES_READ)
 def get_resource_route(path: ResourcePath) -> dict[str, Any]:
     """One registered resource."""
