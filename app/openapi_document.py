@@ -39,7 +39,8 @@ TOKEN_URL = "/auth/token"
 
 # An operation whose errors are RFC 6749 §5.2 objects rather than problems (the token endpoint).
 OAUTH_ERRORS_EXTENSION = "x-oauth-errors"
-# RFC 6749 §5.2 and RFC 7662 §2.3 error codes.
+# RFC 6749 §5.2 and RFC 7662 §2.3 error codes, and `slow_down` (RFC 8628 §3.5), the token
+# endpoint's answer to a rate-limited request (app.clients.oauth.slow_down).
 OAUTH_ERROR_CODES = [
     "invalid_request",
     "invalid_client",
@@ -47,6 +48,7 @@ OAUTH_ERROR_CODES = [
     "unauthorized_client",
     "unsupported_grant_type",
     "invalid_scope",
+    "slow_down",
 ]
 
 WRITE_METHODS = frozenset({"post", "put", "patch"})

@@ -12,9 +12,10 @@ from pydantic import BaseModel
 
 from app import create_app
 from app.openapi_document import openapi_path
-from app.schemas import StrictBody, TenantPath
+from app.schemas import StrictBody, TenantPath, _refuse_null
 from policies import Permission, route_policies, tenant_scoped
 from policies.problems import PROBLEM_CODES
+from tests.conftest import real_limits
 from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory, UserFactory
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -189,6 +190,36 @@ def test_fields_that_may_be_null_say_so_and_omittable_ones_do_not(document):
     assert schemas["TenantUpdate"]["minProperties"] == 1
 
 
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def test_no_body_field_that_refuses_null_is_documented_as_nullable(document):
+    """A field whose model refuses null (app.schemas.never_null) offers no null in the document,
+    else a fuzzer or a generated client sends the null the server refuses."""
+    schemas = document["components"]["schemas"]
+    checked = 0
+    for model in _subclasses(StrictBody):
+        if model.__name__ not in schemas:
+            continue  # a model of a test's own route
+        refusing = [
+            field
+            for validator in model.__pydantic_decorators__.field_validators.values()
+            if validator.func.__func__ is _refuse_null
+            for field in validator.info.fields
+        ]
+        for field in refusing:
+            documented = schemas[model.__name__]["properties"][field]
+            assert {"type": "null"} not in documented.get("anyOf", []), f"{model.__name__}.{field}"
+            assert documented.get("type") != "null", f"{model.__name__}.{field}"
+            assert "default" not in documented, f"{model.__name__}.{field}"
+            checked += 1
+
+    assert checked >= 10
+
+
 def test_me_sends_a_users_null_fields_as_null(client, auth_headers):
     user = UserFactory(tenant=TenantFactory(), email=None, roles=["member"])
 
@@ -323,3 +354,18 @@ def test_swagger_uis_authorize_request_gets_a_client_credentials_token(
 
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["scope"] == "projects:read"
+
+
+def test_the_token_endpoints_429_is_the_oauth_error_its_document_describes(make_client, make_settings, db):
+    """The token endpoint's own limiter answers `{"error": "slow_down"}`: a code its schema names."""
+    api = make_client(make_settings(**real_limits()))
+    answers = [
+        api.post("/auth/token", data={"grant_type": "client_credentials"}, auth=(f"cli_unknown_{n}", "x"))
+        for n in range(61)
+    ]
+    documented = api.get("/openapi.json").get_json()
+    too_many = documented["paths"]["/auth/token"]["post"]["responses"]["429"]["content"]["application/json"]
+    oauth_error = documented["components"]["schemas"][too_many["schema"]["$ref"].rsplit("/", 1)[1]]
+
+    assert answers[-1].status_code == 429
+    assert answers[-1].get_json()["error"] in oauth_error["properties"]["error"]["enum"]
