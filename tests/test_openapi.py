@@ -11,10 +11,12 @@ from flask_openapi3 import APIBlueprint
 from pydantic import BaseModel
 
 from app import create_app
+from app.clients import service as clients_service
 from app.openapi_document import openapi_path
+from app.resources import service as resources_service
 from app.schemas import StrictBody, TenantPath, _refuse_null
 from policies import Permission, route_policies, tenant_scoped
-from policies.problems import PROBLEM_CODES
+from policies.problems import PROBLEM_CODES, NotFound
 from tests.conftest import real_limits
 from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory, UserFactory
 
@@ -369,3 +371,48 @@ def test_the_token_endpoints_429_is_the_oauth_error_its_document_describes(make_
 
     assert answers[-1].status_code == 429
     assert answers[-1].get_json()["error"] in oauth_error["properties"]["error"]["enum"]
+
+
+def _raise_not_found(*_args, **_kwargs):
+    raise NotFound()
+
+
+@pytest.mark.parametrize(
+    ("collide", "path", "method", "send"),
+    [
+        pytest.param(
+            # two clients drawing the same client_id (the unique index answers)
+            lambda monkeypatch: monkeypatch.setattr(clients_service, "new_client_id", lambda: "cli_same"),
+            "/tenants/{tid}/clients",
+            "post",
+            lambda api, tid, headers: api.post(
+                f"/tenants/{tid}/clients", json={"name": "sync", "scopes": []}, headers=headers
+            ),
+            id="createClient",
+        ),
+        pytest.param(
+            # two PUTs registering one resource at once: neither saw the other's row
+            lambda monkeypatch: monkeypatch.setattr(resources_service, "get_resource", _raise_not_found),
+            "/tenants/{tid}/resources/{type}/{resource_id}",
+            "put",
+            lambda api, tid, headers: api.put(
+                f"/tenants/{tid}/resources/invoices/inv-1", json={}, headers=headers
+            ),
+            id="putResource",
+        ),
+    ],
+)
+def test_a_conflict_an_operation_can_answer_is_documented(
+    client, document, auth_headers, monkeypatch, collide, path, method, send
+):
+    tenant = TenantFactory()
+    headers = auth_headers(UserFactory(tenant=tenant, roles=["admin"]))
+    collide(monkeypatch)
+
+    first = send(client, tenant.id, headers)
+    second = send(client, tenant.id, headers)
+
+    assert first.status_code in (200, 201), first.get_json()
+    assert second.status_code == 409, second.get_json()
+    assert second.mimetype == "application/problem+json"
+    assert "409" in document["paths"][path][method]["responses"]

@@ -59,7 +59,10 @@ def get_resource_route(path: ResourcePath) -> dict[str, Any]:
     return out(get_resource(db_session(), path.tid, path.type, path.resource_id))
 
 
-@bp.put("/<type>/<path:resource_id>", responses={200: ResourceOut, 201: ResourceOut, **PROBLEM_RESPONSES})
+@bp.put(
+    "/<type>/<path:resource_id>",
+    responses={200: ResourceOut, 201: ResourceOut, 409: None, **PROBLEM_RESPONSES},
+)
 @tenant_scoped(Permission.RESOURCES_WRITE)
 def put_resource(path: ResourcePath, body: ResourcePut) -> tuple[dict[str, Any], int]:
     """Register a resource (201) or replace it whole (200): its owner and properties."""
