@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flask import Flask
+from flask import Flask, Response
 from flask_cors import CORS
 
 # What a browser client may send and read: the bearer token, JSON bodies, its request id.
@@ -19,6 +19,11 @@ def init_cors(app: Flask, origins: Sequence[str]) -> None:
     """Answer the listed origins (each exact, validated by the settings); no one else."""
     if not origins:
         return  # closed: no CORS header is ever sent, so browsers keep other origins out
+    # Whether an answer carries Access-Control-Allow-Origin depends on the request's Origin,
+    # so every answer says `Vary: Origin`, else a shared cache (the JWKS is cacheable) hands
+    # one origin's answer to another. flask-cors adds it only to answers it decorates, and
+    # only with several origins. Registered first, this runs after flask-cors's own hook.
+    app.after_request(_vary_by_origin)
     CORS(
         app,
         origins=list(origins),
@@ -30,3 +35,8 @@ def init_cors(app: Flask, origins: Sequence[str]) -> None:
         max_age=PREFLIGHT_MAX_AGE,
         vary_header=True,
     )
+
+
+def _vary_by_origin(response: Response) -> Response:
+    response.vary.add("Origin")
+    return response

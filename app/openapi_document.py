@@ -39,7 +39,8 @@ TOKEN_URL = "/auth/token"
 
 # An operation whose errors are RFC 6749 §5.2 objects rather than problems (the token endpoint).
 OAUTH_ERRORS_EXTENSION = "x-oauth-errors"
-# RFC 6749 §5.2 and RFC 7662 §2.3 error codes.
+# RFC 6749 §5.2 and RFC 7662 §2.3 error codes, and `slow_down` (RFC 8628 §3.5), the token
+# endpoint's answer to a rate-limited request (app.clients.oauth.slow_down).
 OAUTH_ERROR_CODES = [
     "invalid_request",
     "invalid_client",
@@ -47,6 +48,7 @@ OAUTH_ERROR_CODES = [
     "unauthorized_client",
     "unsupported_grant_type",
     "invalid_scope",
+    "slow_down",
 ]
 
 WRITE_METHODS = frozenset({"post", "put", "patch"})
@@ -276,9 +278,38 @@ def complete_operation(
             declared.setdefault("headers", {}).update(generic["headers"])
 
 
-def add_links(paths: dict[str, Any]) -> None:
-    """From each `POST /things` answering 201 with an `id`, a link to every operation on
-    `/things/{param}` and below: the created id and the request's own path parameters."""
+def _created_identifier(created: dict[str, Any], schemas: dict[str, Any], param: str) -> str | None:
+    """The field of a create operation's answer that names what it created, for the path
+    parameter `param`: a field of that very name (a permission's `name`), else `id`."""
+    ref = created.get("content", {}).get(JSON_MEDIA_TYPE, {}).get("schema", {}).get("$ref", "")
+    required = set(schemas.get(ref.rsplit("/", 1)[-1], {}).get("required", []))
+    for field in (param, "id"):
+        if field in required:
+            return field
+    return None
+
+
+def _link(
+    target: dict[str, Any], path: str, method: str, parameters: dict[str, str]
+) -> tuple[str, dict[str, Any]]:
+    name = f"{target['operationId'][:1].upper()}{target['operationId'][1:]}"
+    return name, {
+        "operationId": target["operationId"],
+        "parameters": parameters,
+        "description": f"{method.upper()} {path} on what was created.",
+    }
+
+
+def add_links(paths: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Links to the operations on what an operation created, so that a stateful fuzzer (or a
+    client) walks create → read → update → delete:
+
+    - from each `POST /things` answering 201, to every operation on `/things/{param}` and
+      below: the created identifier (the field named `param`, else `id`) and the request's own
+      path parameters;
+    - from each `PUT` answering 201 (a create at a path the caller chose), to the other
+      operations on that path, with the request's path parameters.
+    """
     for collection, operations in paths.items():
         create = operations.get("post")
         created = (create or {}).get("responses", {}).get("201")
@@ -292,6 +323,9 @@ def add_links(paths: dict[str, Any]) -> None:
             known = set(re.findall(r"{([^}]+)}", collection)) | {param}
             if not set(re.findall(r"{([^}]+)}", path)) <= known:
                 continue  # needs an id the create operation does not give
+            identifier = _created_identifier(created, schemas, param)
+            if identifier is None:
+                continue  # the answer names nothing a link could pass on
             for method, target in targets.items():
                 if not isinstance(target, dict) or "operationId" not in target:
                     continue
@@ -300,13 +334,23 @@ def add_links(paths: dict[str, Any]) -> None:
                     for p in target.get("parameters", [])
                     if p.get("in") == "path" and p["name"] != param
                 }
-                parameters[param] = "$response.body#/id"
-                link_name = f"{target['operationId'][:1].upper()}{target['operationId'][1:]}"
-                created.setdefault("links", {})[link_name] = {
-                    "operationId": target["operationId"],
-                    "parameters": parameters,
-                    "description": f"{method.upper()} {path} on what was created.",
-                }
+                parameters[param] = f"$response.body#/{identifier}"
+                name, link = _link(target, path, method, parameters)
+                created.setdefault("links", {})[name] = link
+    for path, operations in paths.items():
+        created = (operations.get("put") or {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        for method, target in operations.items():
+            if method == "put" or not isinstance(target, dict) or "operationId" not in target:
+                continue
+            parameters = {
+                p["name"]: f"$request.path.{p['name']}"
+                for p in target.get("parameters", [])
+                if p.get("in") == "path"
+            }
+            name, link = _link(target, path, method, parameters)
+            created.setdefault("links", {})[name] = link
 
 
 def complete_document(
@@ -343,5 +387,5 @@ def complete_document(
                 # Two views of one name in different areas (the tutorial's `login`): qualify.
                 blueprint = entry.endpoint.split(".", 1)[0]
                 operation["operationId"] = camel_case(f"{blueprint}_{view_names[entry.endpoint]}")
-    add_links(paths)
+    add_links(paths, schemas)
     return spec

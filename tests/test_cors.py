@@ -83,3 +83,22 @@ def test_the_setting_takes_exact_origins_only(monkeypatch, value):
 
     with pytest.raises(SettingsError, match="exact origins"):
         load_settings()
+
+
+def _vary(response) -> list[str]:
+    return [v.strip() for header in response.headers.getlist("Vary") for v in header.split(",")]
+
+
+@pytest.mark.parametrize("origins", [APP_ORIGIN, f"{APP_ORIGIN}, http://localhost:3000"])
+def test_every_answer_varies_by_origin_once_cors_is_open(make_client, make_settings, origins):
+    """Whether an answer carries Access-Control-Allow-Origin depends on the request's Origin,
+    with one configured origin as with several: a shared cache must key on it (Fetch §3.2.5)."""
+    api = make_client(make_settings(cors_origins=origins))
+
+    for response in (
+        preflight(api, APP_ORIGIN),
+        api.get("/.well-known/jwks.json", headers={"Origin": APP_ORIGIN}),
+        api.get("/.well-known/jwks.json", headers={"Origin": "https://evil.example"}),
+        api.get("/.well-known/jwks.json"),
+    ):
+        assert _vary(response).count("Origin") == 1, response.headers

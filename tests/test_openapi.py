@@ -11,10 +11,13 @@ from flask_openapi3 import APIBlueprint
 from pydantic import BaseModel
 
 from app import create_app
+from app.clients import service as clients_service
 from app.openapi_document import openapi_path
-from app.schemas import StrictBody, TenantPath
+from app.resources import service as resources_service
+from app.schemas import StrictBody, TenantPath, _refuse_null
 from policies import Permission, route_policies, tenant_scoped
-from policies.problems import PROBLEM_CODES
+from policies.problems import PROBLEM_CODES, NotFound
+from tests.conftest import real_limits
 from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory, UserFactory
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -153,6 +156,7 @@ def test_operation_ids_are_unique_camel_case_and_named_for_what_they_do(document
         "issueToken",
         "introspectToken",
         "createProject",
+        "getResource",
     } <= set(ids)
     assert {"login", "tutorialLogin"} <= set(ids)  # one view name in two areas: qualified
 
@@ -188,6 +192,36 @@ def test_fields_that_may_be_null_say_so_and_omittable_ones_do_not(document):
     assert schemas["TenantUpdate"]["minProperties"] == 1
 
 
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def test_no_body_field_that_refuses_null_is_documented_as_nullable(document):
+    """A field whose model refuses null (app.schemas.never_null) offers no null in the document,
+    else a fuzzer or a generated client sends the null the server refuses."""
+    schemas = document["components"]["schemas"]
+    checked = 0
+    for model in _subclasses(StrictBody):
+        if model.__name__ not in schemas:
+            continue  # a model of a test's own route
+        refusing = [
+            field
+            for validator in model.__pydantic_decorators__.field_validators.values()
+            if validator.func.__func__ is _refuse_null
+            for field in validator.info.fields
+        ]
+        for field in refusing:
+            documented = schemas[model.__name__]["properties"][field]
+            assert {"type": "null"} not in documented.get("anyOf", []), f"{model.__name__}.{field}"
+            assert documented.get("type") != "null", f"{model.__name__}.{field}"
+            assert "default" not in documented, f"{model.__name__}.{field}"
+            checked += 1
+
+    assert checked >= 10
+
+
 def test_me_sends_a_users_null_fields_as_null(client, auth_headers):
     user = UserFactory(tenant=TenantFactory(), email=None, roles=["member"])
 
@@ -217,6 +251,45 @@ def test_create_operations_link_to_what_they_created(document):
     assert links["GetUser"]["parameters"] == {"tid": "$request.path.tid", "uid": "$response.body#/id"}
     tenant_links = document["paths"]["/tenants"]["post"]["responses"]["201"]["links"]
     assert tenant_links["GetTenant"]["parameters"] == {"tid": "$response.body#/id"}
+
+
+def _schema_of(document, response):
+    ref = response["content"]["application/json"]["schema"]["$ref"]
+    return document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+
+def test_every_links_response_pointer_names_a_field_the_response_has(document):
+    """A link reading `$response.body#/id` from a body without `id` gives a stateful fuzzer
+    (and a client following links) nothing to send: every pointer names a required field."""
+    checked = 0
+    for path, method, operation in operations(document):
+        for status, response in operation["responses"].items():
+            for name, link in response.get("links", {}).items():
+                schema = _schema_of(document, response)
+                for value in link["parameters"].values():
+                    if value.startswith("$response.body#/"):
+                        field = value.removeprefix("$response.body#/")
+                        assert field in schema["required"], f"{method} {path} {status} {name}: {value}"
+                        checked += 1
+
+    assert checked > 0
+
+
+def test_a_created_permission_links_to_its_operations_by_name(document):
+    links = document["paths"]["/permissions"]["post"]["responses"]["201"]["links"]
+
+    assert {link["operationId"] for link in links.values()} == {"updatePermission", "deletePermission"}
+    assert links["UpdatePermission"]["parameters"] == {"name": "$response.body#/name"}
+
+
+def test_a_put_that_creates_links_to_the_other_operations_on_what_it_created(document):
+    created = document["paths"]["/tenants/{tid}/resources/{type}/{resource_id}"]["put"]["responses"]["201"]
+    same_path = {p: f"$request.path.{p}" for p in ("tid", "type", "resource_id")}
+
+    assert {name: link["parameters"] for name, link in created["links"].items()} == {
+        "GetResource": same_path,
+        "DeleteResource": same_path,
+    }
 
 
 class ReportPath(TenantPath):
@@ -283,3 +356,63 @@ def test_swagger_uis_authorize_request_gets_a_client_credentials_token(
 
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["scope"] == "projects:read"
+
+
+def test_the_token_endpoints_429_is_the_oauth_error_its_document_describes(make_client, make_settings, db):
+    """The token endpoint's own limiter answers `{"error": "slow_down"}`: a code its schema names."""
+    api = make_client(make_settings(**real_limits()))
+    answers = [
+        api.post("/auth/token", data={"grant_type": "client_credentials"}, auth=(f"cli_unknown_{n}", "x"))
+        for n in range(61)
+    ]
+    documented = api.get("/openapi.json").get_json()
+    too_many = documented["paths"]["/auth/token"]["post"]["responses"]["429"]["content"]["application/json"]
+    oauth_error = documented["components"]["schemas"][too_many["schema"]["$ref"].rsplit("/", 1)[1]]
+
+    assert answers[-1].status_code == 429
+    assert answers[-1].get_json()["error"] in oauth_error["properties"]["error"]["enum"]
+
+
+def _raise_not_found(*_args, **_kwargs):
+    raise NotFound()
+
+
+@pytest.mark.parametrize(
+    ("collide", "path", "method", "send"),
+    [
+        pytest.param(
+            # two clients drawing the same client_id (the unique index answers)
+            lambda monkeypatch: monkeypatch.setattr(clients_service, "new_client_id", lambda: "cli_same"),
+            "/tenants/{tid}/clients",
+            "post",
+            lambda api, tid, headers: api.post(
+                f"/tenants/{tid}/clients", json={"name": "sync", "scopes": []}, headers=headers
+            ),
+            id="createClient",
+        ),
+        pytest.param(
+            # two PUTs registering one resource at once: neither saw the other's row
+            lambda monkeypatch: monkeypatch.setattr(resources_service, "get_resource", _raise_not_found),
+            "/tenants/{tid}/resources/{type}/{resource_id}",
+            "put",
+            lambda api, tid, headers: api.put(
+                f"/tenants/{tid}/resources/invoices/inv-1", json={}, headers=headers
+            ),
+            id="putResource",
+        ),
+    ],
+)
+def test_a_conflict_an_operation_can_answer_is_documented(
+    client, document, auth_headers, monkeypatch, collide, path, method, send
+):
+    tenant = TenantFactory()
+    headers = auth_headers(UserFactory(tenant=tenant, roles=["admin"]))
+    collide(monkeypatch)
+
+    first = send(client, tenant.id, headers)
+    second = send(client, tenant.id, headers)
+
+    assert first.status_code in (200, 201), first.get_json()
+    assert second.status_code == 409, second.get_json()
+    assert second.mimetype == "application/problem+json"
+    assert "409" in document["paths"][path][method]["responses"]

@@ -29,3 +29,17 @@ def test_the_walk_through_names_its_tools_and_uses_no_placeholder_token():
         "gunicorn -c gunicorn.conf.py -b 0.0.0.0:8000 'app:create_app()'" in readme
     )  # the production command
     assert "instance/" in readme
+
+
+def test_every_shell_variable_of_the_walk_through_is_in_its_table():
+    """The walk-through says every shell variable it uses in one place: its table."""
+    readme = (ROOT / "README.md").read_text()
+    walk_through = readme[readme.index("## A walk-through with curl") : readme.index("## Protect a route")]
+    blocks = "\n".join(re.findall(r"```sh\n(.*?)```", walk_through, re.S))
+    used = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", blocks))
+    used |= set(re.findall(r"(?m)(?:^|[;(\s])([A-Z][A-Z0-9_]*)=", blocks))
+    table_rows = "\n".join(line for line in walk_through.splitlines() if line.startswith("| `"))
+    in_table = set(re.findall(r"`([A-Z][A-Z0-9_]*)`", table_rows))
+
+    assert {"API", "ACME", "TOKEN"} <= used
+    assert used <= in_table, f"missing from the walk-through's table: {sorted(used - in_table)}"

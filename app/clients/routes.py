@@ -43,7 +43,7 @@ def list_clients(path: TenantPath, query: PageQuery) -> dict[str, Any]:
     return page_of([out(c) for c in items], next_cursor)
 
 
-@bp.post("", responses={201: ClientWithSecretOut, **PROBLEM_RESPONSES})
+@bp.post("", responses={201: ClientWithSecretOut, 409: None, **PROBLEM_RESPONSES})
 @tenant_scoped(Permission.CLIENTS_WRITE)
 def create_client(path: TenantPath, body: ClientCreate) -> tuple[dict[str, Any], int]:
     """Create a client with scopes the caller holds; its secret is in this answer only."""

@@ -9,7 +9,16 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
-from app.schemas import Name, Out, PermissionNames, StrictBody, TenantPath, never_null
+from app.schemas import (
+    AT_LEAST_ONE_FIELD,
+    Name,
+    Out,
+    PermissionNames,
+    StrictBody,
+    TenantPath,
+    never_null,
+    omittable,
+)
 
 
 class ClientPath(TenantPath):
@@ -26,9 +35,11 @@ class ClientUpdate(StrictBody):
     """Rename, narrow the scopes, or re-own (`owner_id`, a user of the tenant); an absent
     field is left as it is, a null one is refused."""
 
-    name: Name | None = None
-    scopes: PermissionNames | None = None
-    owner_id: uuid.UUID | None = None
+    model_config = AT_LEAST_ONE_FIELD
+
+    name: Name | None = omittable()
+    scopes: PermissionNames | None = omittable()
+    owner_id: uuid.UUID | None = omittable()
 
     _not_null = never_null("name", "scopes", "owner_id")
 

@@ -48,14 +48,21 @@ def list_resources(path: TenantPath, query: ResourceListQuery) -> dict[str, Any]
     return page_of([out(r) for r in items], next_cursor)
 
 
-@bp.get("/<type>/<path:resource_id>", responses={200: ResourceOut, **PROBLEM_RESPONSES})
+@bp.get(
+    "/<type>/<path:resource_id>",
+    responses={200: ResourceOut, **PROBLEM_RESPONSES},
+    operation_id="getResource",
+)
 @tenant_scoped(Permission.RESOURCES_READ)
 def get_resource_route(path: ResourcePath) -> dict[str, Any]:
     """One registered resource."""
     return out(get_resource(db_session(), path.tid, path.type, path.resource_id))
 
 
-@bp.put("/<type>/<path:resource_id>", responses={200: ResourceOut, 201: ResourceOut, **PROBLEM_RESPONSES})
+@bp.put(
+    "/<type>/<path:resource_id>",
+    responses={200: ResourceOut, 201: ResourceOut, 409: None, **PROBLEM_RESPONSES},
+)
 @tenant_scoped(Permission.RESOURCES_WRITE)
 def put_resource(path: ResourcePath, body: ResourcePut) -> tuple[dict[str, Any], int]:
     """Register a resource (201) or replace it whole (200): its owner and properties."""
