@@ -3,6 +3,8 @@ tenants, the batch semantics, and what a decision costs in SQL."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app.services import services
@@ -395,3 +397,59 @@ def test_a_malformed_default_of_a_batch_is_a_400_even_when_every_item_is_invalid
     response = client.post("/access/v1/evaluations", json=body, headers=pep)
 
     assert response.status_code == 400
+
+
+# A NUL (PostgreSQL refuses it in text) or a lone surrogate (no UTF-8 form) in a field the
+# engine looks up reached the database and answered 500. Such a string names nothing we
+# could hold: the request is malformed (AuthZEN: 400), and in a batch only that item is.
+P1 = {"resource": {"type": "projects", "id": "p1"}}
+READ_P1 = {"action": {"name": "read"}, **P1}
+USER_PEP = {"subject": {"type": "user", "id": "pep"}}
+UNENCODABLE = ["alice\x00", "alice\ud800", "tab\there"]
+
+
+@pytest.mark.parametrize("bad", UNENCODABLE, ids=["nul", "lone surrogate", "control"])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/evaluation", lambda s: {"subject": {"type": "user", "id": s}, **READ_P1}),
+        ("/evaluation", lambda s: {"subject": {"type": "client", "id": s}, **READ_P1}),
+        (
+            "/evaluation",
+            lambda s: {**USER_PEP, "action": {"name": "read"}, "resource": {"type": "t", "id": s}},
+        ),
+        ("/evaluation", lambda s: {**USER_PEP, "action": {"name": s}, "resource": {"type": "t", "id": "1"}}),
+        ("/search/resource", lambda s: {"subject": {"type": "user", "id": s}, **READ_P1}),
+        ("/search/action", lambda s: {"subject": {"type": "user", "id": s}, "resource": P1}),
+        (
+            "/search/subject",
+            lambda s: {
+                "subject": {"type": "user"},
+                "action": {"name": "write"},
+                "resource": {"type": "projects", "id": s},
+            },
+        ),
+    ],
+    ids=["user", "client", "resource id", "action", "resource search", "action search", "subject search"],
+)
+def test_a_string_that_names_nothing_storable_is_a_400_not_a_500(client, acme, pep, bad, path, body):
+    response = client.post(
+        f"/access/v1{path}", data=json.dumps(body(bad)), content_type="application/json", headers=pep
+    )
+
+    assert response.status_code == 400, response.get_json()
+
+
+def test_in_a_batch_only_the_item_with_such_a_string_is_invalid(client, acme, pep):
+    items = [{"subject": {"type": "user", "id": "pep"}}, {"subject": {"type": "user", "id": "pep\ud800"}}]
+    body = {"action": {"name": "read"}, "resource": P1["resource"], "evaluations": items}
+
+    response = client.post(
+        "/access/v1/evaluations", data=json.dumps(body), content_type="application/json", headers=pep
+    )
+
+    assert response.status_code == 200, response.get_json()
+    [first, second] = response.get_json()["evaluations"]
+    assert first == {"decision": True}
+    assert second["decision"] is False
+    assert second["context"]["reason_code"] == "invalid_request"

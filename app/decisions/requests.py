@@ -9,6 +9,7 @@ decided `false` with `reason_code: invalid_request`, its neighbours are still de
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
@@ -22,6 +23,9 @@ MAX_ID_LENGTH = 256
 SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
 DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 1000
+# No control character (as the OpenAPI document says), and no lone surrogate (no UTF-8 form).
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class Malformed(ValueError):
@@ -99,6 +103,10 @@ def _string(value: Any, where: str, *, required: bool = True) -> str | None:
         return None
     if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
         raise Malformed(f"'{where}' must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+    if _UNSTORABLE.search(value):
+        # No type, id or name we hold has one; a NUL or a lone surrogate would otherwise reach
+        # the database (PostgreSQL refuses NUL, UTF-8 has no surrogates) and answer 500.
+        raise Malformed(f"'{where}' must not hold a control character or a lone surrogate")
     return value
 
 
