@@ -389,3 +389,29 @@ def test_server_metadata_lists_application_permissions_as_scopes(client):
 
     assert "invoices:approve" in metadata["scopes_supported"]
     assert "platform:read" not in metadata["scopes_supported"]
+
+
+def test_prune_removes_a_permission_and_the_one_it_overrides_whatever_their_names(app, db, tmp_path):
+    # `a:manage` sorts before `b:approve`, whose owner_override it is: removed first, it was
+    # refused (409) half-way through the prune.
+    ApplicationPermissionFactory(name="a:manage")
+    ApplicationPermissionFactory(name="b:approve", owner_override="a:manage")
+    ApplicationPermissionFactory(name="c:approve", owner_override="b:approve")
+
+    result = apply(app, tmp_path, DEFINITIONS, "--prune")
+
+    assert result.exit_code == 0, result.output
+    assert sorted(result.output.splitlines()) == [
+        "created invoices:approve",
+        "created invoices:manage",
+        "created invoices:read",
+        "deleted a:manage",
+        "deleted b:approve",
+        "deleted c:approve",
+    ]
+    db.expire_all()
+    assert sorted(db.scalars(select(ApplicationPermission.name)).all()) == [
+        "invoices:approve",
+        "invoices:manage",
+        "invoices:read",
+    ]

@@ -272,7 +272,22 @@ def apply_definitions(
             if name not in new:
                 report.updated.append(name)
     if prune:
-        for name in sorted(set(existing) - set(wanted)):
+        for name in _overriders_first(existing, set(existing) - set(wanted)):
             delete_permission(session, None, name)
             report.deleted.append(name)
     return report
+
+
+def _overriders_first(rows: Mapping[str, ApplicationPermission], doomed: set[str]) -> list[str]:
+    """`doomed` in an order that removes a permission only after every one naming it as its
+    owner_override (delete_permission refuses otherwise); by name among the ready ones."""
+    order: list[str] = []
+    left = set(doomed)
+    while left:
+        named = {rows[n].owner_override for n in left}
+        ready = sorted(n for n in left if n not in named)
+        if not ready:  # a cycle of overrides: delete_permission says which, nothing is lost
+            ready = sorted(left)
+        order.extend(ready)
+        left -= set(ready)
+    return order
