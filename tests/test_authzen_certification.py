@@ -347,6 +347,42 @@ def test_search_missing_fields_are_400(post, path, body):
     assert post(path, body).status_code == 400
 
 
+# ----------------------------------- every level: c-2-4, c-2-5 and c-5 on every endpoint
+
+VALID = {
+    "/evaluation": {"subject": ALICE, "action": READ, "resource": RECORD_1},
+    "/evaluations": {"subject": ALICE, "action": READ, "evaluations": [{"resource": RECORD_1}]},
+    "/search/subject": {"subject": {"type": "user"}, "action": READ, "resource": RECORD_1},
+    "/search/resource": {"subject": ALICE, "action": READ, "resource": {"type": "record"}},
+    "/search/action": {"subject": ALICE, "resource": RECORD_1},
+}
+
+
+@pytest.mark.parametrize("path", VALID)
+def test_every_endpoint_answers_json_and_echoes_the_request_id(post, path):  # c-2-5, c-5
+    echoed = post(path, VALID[path], headers={"X-Request-ID": f"cert-{path}"})
+    made = post(path, VALID[path])
+
+    assert echoed.status_code == 200, echoed.get_json()
+    assert echoed.mimetype == "application/json"
+    assert echoed.headers["X-Request-ID"] == f"cert-{path}"
+    assert made.status_code == 200
+    assert made.headers.get("X-Request-ID")
+
+
+@pytest.mark.parametrize("path", VALID)
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"data": '{"subject": {}}', "content_type": "text/plain"}, id="content type"),
+        pytest.param({"data": "{not json", "content_type": "application/json"}, id="malformed JSON"),
+        pytest.param({"data": "", "content_type": "application/json"}, id="empty body"),
+    ],
+)
+def test_every_endpoint_answers_transport_errors_with_400(post, path, kwargs):  # c-2-4, c-3-4-1
+    assert post(path, **kwargs).status_code == 400
+
+
 # ------------------------------------------------------------------- Discovery (c-6)
 
 
