@@ -453,3 +453,32 @@ def test_in_a_batch_only_the_item_with_such_a_string_is_invalid(client, acme, pe
     assert first == {"decision": True}
     assert second["decision"] is False
     assert second["context"]["reason_code"] == "invalid_request"
+
+
+def test_a_page_limit_is_any_non_negative_integer(client, acme, pep):
+    # AuthZEN 1.0 (Search APIs, Paginated Requests): `limit` is "a non-negative integer" and a
+    # maximum; the page size is the PDP's. 0 and 5,000 were 400s.
+    for i in range(3):
+        UserFactory(tenant=acme, roles=["member"], username=f"member{i}")
+    body = {
+        "subject": {"type": "user"},
+        "action": {"name": "read"},
+        "resource": {"type": "projects", "id": "p"},
+    }
+
+    def page(limit):
+        response = client.post(
+            "/access/v1/search/subject", json={**body, "page": {"limit": limit}}, headers=pep
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    everyone = page(5000)  # capped at the largest page, 1,000
+    assert [r["id"] for r in everyone["results"]] == ["member0", "member1", "member2", "pep"]
+    assert everyone["page"]["next_token"] == ""
+    assert page(0) == everyone  # 0: the default page size, as when no limit is given
+    for limit in (-1, 1.5, "2", True):
+        response = client.post(
+            "/access/v1/search/subject", json={**body, "page": {"limit": limit}}, headers=pep
+        )
+        assert response.status_code == 400, limit

@@ -241,8 +241,10 @@ def page_of(body: Mapping[str, Any]) -> Page:
     if not isinstance(page, dict):
         raise BadRequest("The request is malformed: 'page' must be an object.")
     limit = page.get("limit", DEFAULT_PAGE_LIMIT)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_LIMIT:
-        raise BadRequest(f"The request is malformed: 'page.limit' must be an integer 1..{MAX_PAGE_LIMIT}.")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise BadRequest("The request is malformed: 'page.limit' must be a non-negative integer.")
+    # AuthZEN: a maximum, the page size being the PDP's; 0 (no size asked) is the default.
+    limit = min(limit, MAX_PAGE_LIMIT) if limit else DEFAULT_PAGE_LIMIT
     token = page.get("token", page.get("next_token", ""))
     if not isinstance(token, str):
         raise BadRequest("The request is malformed: 'page.token' must be a string.")

@@ -88,7 +88,11 @@ PAGE = {
         {
             "type": "object",
             "properties": {
-                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_LIMIT},
+                "limit": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": f"at most this many results (capped at {MAX_PAGE_LIMIT}); 0: the default",
+                },
                 "token": {
                     "type": "string",
                     "description": "the `next_token` of the previous page, as it came",
