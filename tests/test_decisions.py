@@ -10,6 +10,7 @@ import pytest
 from app.services import services
 from models import Tenant
 from tests.factories import (
+    DEFAULT_CLIENT_SECRET,
     ApplicationPermissionFactory,
     ClientFactory,
     ProjectFactory,
@@ -482,3 +483,28 @@ def test_a_page_limit_is_any_non_negative_integer(client, acme, pep):
             "/access/v1/search/subject", json={**body, "page": {"limit": limit}}, headers=pep
         )
         assert response.status_code == 400, limit
+
+
+def test_a_client_a_platform_operator_made_for_the_tenant_is_decided_as_its_token_says(
+    client, db, acme, platform, pep
+):
+    # The owner of a client may be of another tenant (a platform operator makes clients for
+    # the tenants): its token holds its scopes, so must the decision API and the search. The
+    # engine looked the owner up in the client's tenant only, found nobody, and bounded the
+    # client to nothing.
+    operator = UserFactory(tenant=platform, roles=["platform-admin"])
+    integration = ClientFactory(tenant=acme, owner=operator, scopes=["projects:read"])
+    db.flush()
+    token = client.post(
+        "/auth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(integration.client_id, DEFAULT_CLIENT_SECRET),
+    ).get_json()
+    assert token["scope"] == "projects:read"
+    subject = {"type": "client", "id": integration.client_id}
+    resource = {"type": "projects", "id": "p"}
+
+    assert ask(client, pep, subject, "read", resource)["decision"] is True
+    body = {"subject": {"type": "client"}, "action": {"name": "read"}, "resource": resource}
+    found = client.post("/access/v1/search/subject", json=body, headers=pep).get_json()["results"]
+    assert found == [subject]

@@ -248,13 +248,36 @@ def owner_bounds(
     client never holds more than its owner (API.md, Client); a gone or inactive owner, nothing."""
     if not clients:
         return {}
-    keys = [(c.tenant_id, USER, str(c.created_by)) for c in clients if c.created_by is not None]
-    owners = _load_users(session, catalog, keys) if keys else {}
-    bounds: dict[uuid.UUID, frozenset[str]] = {}
-    for client in clients:
-        owner = owners.get((client.tenant_id, USER, str(client.created_by)), UNKNOWN)
-        bounds[client.id] = owner.permissions if owner.found and owner.active else frozenset()
-    return bounds
+    owner_ids = {c.created_by for c in clients if c.created_by is not None}
+    held: dict[uuid.UUID, frozenset[str]] = {}
+    if owner_ids:
+        # As the token endpoint derives it (app.catalog.effective.owner_permissions): the
+        # owner's roles in their own tenant, which need not be the client's (a platform
+        # operator makes clients for the tenants).
+        rows = session.execute(
+            select(User.id, User.is_active, Tenant.slug, Role.name, Role.builtin, RolePermission.permission)
+            .join(Tenant, Tenant.id == User.tenant_id)
+            .outerjoin(UserRole, UserRole.user_id == User.id)
+            .outerjoin(Role, and_(Role.id == UserRole.role_id, Role.tenant_id == User.tenant_id))
+            .outerjoin(
+                RolePermission, and_(RolePermission.role_id == Role.id, RolePermission.condition.is_(None))
+            )
+            .where(User.id.in_(owner_ids))
+        ).all()
+        by_owner: dict[uuid.UUID, list[Any]] = {}
+        for row in rows:
+            by_owner.setdefault(row.id, []).append(row)
+        for owner_id, owner_rows in by_owner.items():
+            first = owner_rows[0]
+            if not first.is_active:
+                continue
+            grants = [(r.name, r.builtin, r.permission) for r in owner_rows if r.name is not None]
+            in_platform = first.slug == PLATFORM_TENANT_SLUG
+            held[owner_id] = access_from_rows(catalog, grants, in_platform_tenant=in_platform).permissions
+    return {
+        c.id: held.get(c.created_by, frozenset()) if c.created_by is not None else frozenset()
+        for c in clients
+    }
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
