@@ -508,3 +508,17 @@ def test_a_client_a_platform_operator_made_for_the_tenant_is_decided_as_its_toke
     body = {"subject": {"type": "client"}, "action": {"name": "read"}, "resource": resource}
     found = client.post("/access/v1/search/subject", json=body, headers=pep).get_json()["results"]
     assert found == [subject]
+
+
+def test_a_subject_named_by_id_is_that_user_even_when_another_is_named_so(client, acme, pep):
+    # A username may look like a UUID: naming a user after another's id decided about the wrong
+    # user (whichever row came last). An id names its user; a name only when no id matches.
+    editor = RoleFactory(tenant=acme, name="editor", permissions=["projects:manage"])
+    alice = UserFactory(tenant=acme, roles=["member", editor.name])
+    UserFactory(tenant=acme, roles=["member"], username=str(alice.id))
+    bob = UserFactory(tenant=acme, roles=["member"], username="bob")
+    resource = {"type": "projects", "id": "p"}
+
+    assert ask(client, pep, user(alice), "manage", resource)["decision"] is True
+    assert ask(client, pep, {"type": "user", "id": "bob"}, "manage", resource)["decision"] is False
+    assert ask(client, pep, user(bob), "read", resource)["decision"] is True

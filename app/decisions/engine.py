@@ -197,11 +197,8 @@ def _load_users(
     by_user: dict[uuid.UUID, list[Any]] = {}
     for row in rows:
         by_user.setdefault(row.id, []).append(row)
-    wanted: dict[tuple[uuid.UUID, object], list[SubjectKey]] = {}
-    for key in keys:
-        wanted.setdefault((key[0], _as_uuid(key[2])), []).append(key)
-        wanted.setdefault((key[0], username_key(key[2])), []).append(key)
-    states: dict[SubjectKey, SubjectState] = {}
+    by_id: dict[tuple[uuid.UUID, uuid.UUID], SubjectState] = {}
+    by_name: dict[tuple[uuid.UUID, str], SubjectState] = {}
     for user_rows in by_user.values():
         first = user_rows[0]
         roles = [(r.name, r.builtin, r.permission) for r in user_rows if r.name is not None]
@@ -214,9 +211,18 @@ def _load_users(
             first.username_key,
             tenant_active=first.status == TenantStatus.ACTIVE,
         )
-        for lookup in ((first.tenant_id, first.id), (first.tenant_id, first.username_key)):
-            for key in wanted.get(lookup, ()):
-                states[key] = state
+        by_id[(first.tenant_id, first.id)] = state
+        by_name[(first.tenant_id, first.username_key)] = state
+    # An id names its user; a username only when no user has that id (a username may look like
+    # another user's id).
+    states: dict[SubjectKey, SubjectState] = {}
+    for key in keys:
+        subject_id = _as_uuid(key[2])
+        named = by_id.get((key[0], subject_id)) if subject_id is not None else None
+        if named is None:
+            named = by_name.get((key[0], username_key(key[2])))
+        if named is not None:
+            states[key] = named
     return states
 
 
