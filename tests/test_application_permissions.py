@@ -440,3 +440,19 @@ def test_prune_removes_a_permission_and_the_one_it_overrides_whatever_their_name
         "invoices:manage",
         "invoices:read",
     ]
+
+
+def test_prune_removes_permissions_that_are_each_others_override(app, db, tmp_path):
+    # PATCH allows a cycle (a overrides b, b overrides a); neither could then be removed first.
+    ApplicationPermissionFactory(name="cyc:a")
+    ApplicationPermissionFactory(name="cyc:b", owner_override="cyc:a")
+    db.get(ApplicationPermission, "cyc:a").owner_override = "cyc:b"
+    db.flush()
+
+    result = apply(app, tmp_path, DEFINITIONS, "--prune")
+
+    assert result.exit_code == 0, result.output
+    assert {"deleted cyc:a", "deleted cyc:b"} <= set(result.output.splitlines())
+    db.expire_all()
+    assert db.get(ApplicationPermission, "cyc:a") is None
+    assert db.get(ApplicationPermission, "cyc:b") is None
