@@ -522,3 +522,37 @@ def test_a_subject_named_by_id_is_that_user_even_when_another_is_named_so(client
     assert ask(client, pep, user(alice), "manage", resource)["decision"] is True
     assert ask(client, pep, {"type": "user", "id": "bob"}, "manage", resource)["decision"] is False
     assert ask(client, pep, user(bob), "read", resource)["decision"] is True
+
+
+def test_a_page_token_is_good_only_for_the_search_that_issued_it(client, acme, pep):
+    # AuthZEN 1.0: with a token, every entity and the context must be as in the first request,
+    # and a PDP SHOULD answer an error otherwise. A token carried to another action silently
+    # continued that other search from the first one's position.
+    for i in range(3):
+        UserFactory(tenant=acme, roles=["member"], username=f"member{i}")
+    body = {
+        "subject": {"type": "user"},
+        "action": {"name": "read"},
+        "resource": {"type": "projects", "id": "p"},
+    }
+    first = client.post("/access/v1/search/subject", json={**body, "page": {"limit": 1}}, headers=pep)
+    token = first.get_json()["page"]["next_token"]
+
+    def with_token(changed):
+        return client.post(
+            "/access/v1/search/subject", json={**changed, "page": {"token": token}}, headers=pep
+        )
+
+    same = with_token(body)  # the limit may be left out: the page size is ours
+    assert same.status_code == 200
+    assert [r["id"] for r in same.get_json()["results"]] == ["member1", "member2", "pep"]
+    for changed in (
+        {**body, "action": {"name": "write"}},
+        {**body, "resource": {"type": "projects", "id": "q"}},
+        {**body, "context": {"time": "now"}},
+    ):
+        response = with_token(changed)
+        assert response.status_code == 400, changed
+        assert response.get_json()["errors"] == [
+            {"field": "cursor", "message": "is not a cursor this API issued"}
+        ]

@@ -8,6 +8,7 @@ decided `false` with `reason_code: invalid_request`, its neighbours are still de
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -64,6 +65,7 @@ class Evaluation:
 class Page:
     limit: int = DEFAULT_PAGE_LIMIT
     token: str = ""
+    query: str = ""  # what the search asks (entities and context): its tokens are good for it only
 
 
 def json_body() -> dict[str, Any]:
@@ -235,9 +237,10 @@ def _with_defaults(defaults: Mapping[str, Any], item: Mapping[str, Any]) -> dict
 
 
 def page_of(body: Mapping[str, Any]) -> Page:
+    query = _query_of(body)
     page = body.get("page")
     if page is None:
-        return Page()
+        return Page(query=query)
     if not isinstance(page, dict):
         raise BadRequest("The request is malformed: 'page' must be an object.")
     limit = page.get("limit", DEFAULT_PAGE_LIMIT)
@@ -248,4 +251,12 @@ def page_of(body: Mapping[str, Any]) -> Page:
     token = page.get("token", page.get("next_token", ""))
     if not isinstance(token, str):
         raise BadRequest("The request is malformed: 'page.token' must be a string.")
-    return Page(limit, token)
+    return Page(limit, token, query)
+
+
+def _query_of(body: Mapping[str, Any]) -> str:
+    """A digest of the search's entities and context: AuthZEN asks them to stay as they were
+    while a PEP pages (the limit may change: the page size is ours)."""
+    asked = [body.get(k) for k in ("subject", "action", "resource", "context")]
+    canonical = json.dumps(asked, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]

@@ -95,7 +95,8 @@ PAGE = {
                 },
                 "token": {
                     "type": "string",
-                    "description": "the `next_token` of the previous page, as it came",
+                    "description": "the `next_token` of the previous page, as it came, for the same "
+                    "subject, action, resource and context (another search: 400)",
                 },
             },
         },
