@@ -20,7 +20,10 @@ Offline (the default), a token is verified against our JWKS (signature, `iss`, `
 passes), its `tenant_id` must be the path's tenant (404 otherwise, as we answer), and its
 `permissions` claim must hold what the route requires. With `online=True` (or when a token's
 claim left application permissions out: `authz_partial`), the route asks our decision API
-instead: ownership is checked and a revocation or role change counts at once.
+instead: ownership is checked, and a role change, a deactivation, a revoked client or a
+suspended tenant counts at once. The decision API decides about the subject, not the token: a
+token revoked on its own (logout, password change) still verifies here until it expires;
+`POST /auth/introspect` is the way to ask about one token.
 
 Errors are RFC 9457 problem+json: 401 with `WWW-Authenticate: Bearer`, 403, 404.
 """

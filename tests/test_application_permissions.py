@@ -12,6 +12,7 @@ from sqlalchemy import select
 from models import ApplicationPermission, Client, RolePermission
 from tests.conftest import bearer
 from tests.factories import (
+    DEFAULT_CLIENT_SECRET,
     ApplicationPermissionFactory,
     ClientFactory,
     RoleFactory,
@@ -304,6 +305,30 @@ def test_tokens_stay_under_8_kib_whatever_the_roles(client, db, acme, login, aut
     assert client.get("/auth/me", headers=bearer(tokens["access_token"])).status_code == 200
 
 
+def test_a_clients_token_stays_under_8_kib_with_scopes_that_fit_the_claim_budget(client, db, acme):
+    # Each name is 127 characters (the longest the catalog takes): 30 of them fit the 4 KiB
+    # budget of `permissions`, but a client's token carries them twice (`permissions` and
+    # the RFC 9068 `scope`), and the token reached 11 KiB.
+    names = [f"{'r' * 61}{i:02d}:{'a' * 63}" for i in range(30)]
+    for name in names:
+        ApplicationPermissionFactory(name=name)
+    integration = ClientFactory(tenant=acme, scopes=names)
+    db.flush()
+
+    response = client.post(
+        "/auth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(integration.client_id, DEFAULT_CLIENT_SECRET),
+    )
+
+    assert response.status_code == 200, response.get_json()
+    token = response.get_json()["access_token"]
+    assert len(token) < 8192
+    claims = claims_of(token)
+    assert claims["authz_partial"] is True  # the decision API answers for what was left out
+    assert claims["scope"].split() == claims["permissions"]
+
+
 def test_a_token_that_fits_carries_everything_and_no_marker(acme, login):
     ApplicationPermissionFactory(name="invoices:approve")
     claims = claims_of(login(UserFactory(tenant=acme, roles=["admin"]))["access_token"])
@@ -389,3 +414,45 @@ def test_server_metadata_lists_application_permissions_as_scopes(client):
 
     assert "invoices:approve" in metadata["scopes_supported"]
     assert "platform:read" not in metadata["scopes_supported"]
+
+
+def test_prune_removes_a_permission_and_the_one_it_overrides_whatever_their_names(app, db, tmp_path):
+    # `a:manage` sorts before `b:approve`, whose owner_override it is: removed first, it was
+    # refused (409) half-way through the prune.
+    ApplicationPermissionFactory(name="a:manage")
+    ApplicationPermissionFactory(name="b:approve", owner_override="a:manage")
+    ApplicationPermissionFactory(name="c:approve", owner_override="b:approve")
+
+    result = apply(app, tmp_path, DEFINITIONS, "--prune")
+
+    assert result.exit_code == 0, result.output
+    assert sorted(result.output.splitlines()) == [
+        "created invoices:approve",
+        "created invoices:manage",
+        "created invoices:read",
+        "deleted a:manage",
+        "deleted b:approve",
+        "deleted c:approve",
+    ]
+    db.expire_all()
+    assert sorted(db.scalars(select(ApplicationPermission.name)).all()) == [
+        "invoices:approve",
+        "invoices:manage",
+        "invoices:read",
+    ]
+
+
+def test_prune_removes_permissions_that_are_each_others_override(app, db, tmp_path):
+    # PATCH allows a cycle (a overrides b, b overrides a); neither could then be removed first.
+    ApplicationPermissionFactory(name="cyc:a")
+    ApplicationPermissionFactory(name="cyc:b", owner_override="cyc:a")
+    db.get(ApplicationPermission, "cyc:a").owner_override = "cyc:b"
+    db.flush()
+
+    result = apply(app, tmp_path, DEFINITIONS, "--prune")
+
+    assert result.exit_code == 0, result.output
+    assert {"deleted cyc:a", "deleted cyc:b"} <= set(result.output.splitlines())
+    db.expire_all()
+    assert db.get(ApplicationPermission, "cyc:a") is None
+    assert db.get(ApplicationPermission, "cyc:b") is None

@@ -1,5 +1,9 @@
 """Every case of the AuthZEN 1.0 certification's Basic, Batch, Search (Core) and Discovery
-levels, against the fixture made through our own API (tests/authzen_fixture.py)."""
+levels, against the fixture made through our own API (tests/authzen_fixture.py).
+
+Case ids follow the newest scenario (openid/authzen `certification/`, commit db50373):
+c-4-3-2 is resource search with context there, c-4-3-3 the ignored resource id, c-3-4-1
+pins `execute_all`, and c-4-6 and c-4-7-2 name all three search endpoints."""
 
 from __future__ import annotations
 
@@ -206,8 +210,13 @@ def test_batch_core_context_inheritance_is_accepted(post):  # c-3-2-6
     assert len(decisions_of(post("/evaluations", body))) == 2
 
 
-def test_batch_core_an_invalid_item_is_a_false_decision(post):  # c-3-4-1, c-3-3-1
+@pytest.mark.parametrize(
+    "options", [None, {"evaluations_semantic": "execute_all"}], ids=["default", "pinned"]
+)
+def test_batch_core_an_invalid_item_is_a_false_decision(post, options):  # c-3-4-1, c-3-3-1
     body = {"subject": ALICE, "action": READ, "evaluations": [{"resource": RECORD_1}, {}]}
+    if options is not None:
+        body["options"] = options
 
     response = post("/evaluations", body)
 
@@ -255,15 +264,34 @@ def test_subject_search_finds_alice_and_bob(post, context):
     assert {"alice", "bob"} <= {r["id"] for r in results}
 
 
+def test_subject_search_with_a_subject_id_gives_the_same_results(post):  # c-4-2-3 (newest scenario)
+    without = {"subject": {"type": "user"}, "action": READ, "resource": RECORD_1}
+    with_id = {**without, "subject": ALICE}
+
+    assert results_of(post("/search/subject", with_id)) == results_of(post("/search/subject", without))
+    assert {"alice", "bob"} <= {r["id"] for r in results_of(post("/search/subject", with_id))}
+
+
 def test_subject_search_ignores_a_subject_id(post):  # c-4-2-3
     body = {"subject": {"type": "user", "id": "ignored"}, "action": WRITE, "resource": RECORD_1}
 
     assert [r["id"] for r in results_of(post("/search/subject", body))] == ["alice"]
 
 
-@pytest.mark.parametrize("resource", [{"type": "record"}, RECORD_2], ids=["c-4-3-1", "c-4-3-2 id ignored"])
-def test_resource_search_finds_record_1(post, resource):
+@pytest.mark.parametrize(
+    ("resource", "context"),
+    [
+        ({"type": "record"}, None),
+        ({"type": "record"}, {"time": "2025-06-27T18:03-07:00", "ip": "192.168.1.1"}),
+        (RECORD_1, None),
+        (RECORD_2, None),
+    ],
+    ids=["c-4-3-1", "c-4-3-2 context", "c-4-3-3 id ignored", "c-4-3-3 another id ignored"],
+)
+def test_resource_search_finds_record_1(post, resource, context):
     body = {"subject": ALICE, "action": READ, "resource": resource}
+    if context:
+        body["context"] = context
 
     results = results_of(post("/search/resource", body))
 
@@ -313,7 +341,31 @@ def test_search_pagination_walks_every_page(post):  # c-4-5-1, c-4-5-2, c-4-5-3
         pytest.param(
             "/search/resource",
             {"subject": ALICE, "action": READ, "resource": {"type": "spaceship"}},
-            id="unknown type",
+            id="c-4-6-2 resource search",
+        ),
+        pytest.param(
+            "/search/resource",
+            {
+                "subject": {"type": "user", "id": "nonexistent-user"},
+                "action": READ,
+                "resource": {"type": "record"},
+            },
+            id="c-4-6-1 resource search",
+        ),
+        pytest.param(
+            "/search/subject",
+            {"subject": {"type": "user"}, "action": READ, "resource": {"type": "spaceship", "id": "s-1"}},
+            id="c-4-6-2 subject search, resource type",
+        ),
+        pytest.param(
+            "/search/action",
+            {"subject": ALICE, "resource": {"type": "spaceship", "id": "s-1"}},
+            id="c-4-6-2 action search",
+        ),
+        pytest.param(
+            "/search/action",
+            {"subject": {"type": "spaceship", "id": "alice"}, "resource": RECORD_1},
+            id="c-4-6-2 action search, subject type",
         ),
     ],
 )
@@ -341,10 +393,51 @@ def test_search_unknown_ids_and_types_give_empty_results(post, path, body):
             {"subject": {"type": "user"}, "action": READ, "resource": {"type": "record"}},
             id="c-4-7-2 resource",
         ),
+        pytest.param(
+            "/search/action",
+            {"subject": {"type": "user"}, "resource": RECORD_1},
+            id="c-4-7-2 action",
+        ),
     ],
 )
 def test_search_missing_fields_are_400(post, path, body):
     assert post(path, body).status_code == 400
+
+
+# ----------------------------------- every level: c-2-4, c-2-5 and c-5 on every endpoint
+
+VALID = {
+    "/evaluation": {"subject": ALICE, "action": READ, "resource": RECORD_1},
+    "/evaluations": {"subject": ALICE, "action": READ, "evaluations": [{"resource": RECORD_1}]},
+    "/search/subject": {"subject": {"type": "user"}, "action": READ, "resource": RECORD_1},
+    "/search/resource": {"subject": ALICE, "action": READ, "resource": {"type": "record"}},
+    "/search/action": {"subject": ALICE, "resource": RECORD_1},
+}
+
+
+@pytest.mark.parametrize("path", VALID)
+def test_every_endpoint_answers_json_and_echoes_the_request_id(post, path):  # c-2-5, c-5
+    echoed = post(path, VALID[path], headers={"X-Request-ID": f"cert-{path}"})
+    made = post(path, VALID[path])
+
+    assert echoed.status_code == 200, echoed.get_json()
+    assert echoed.mimetype == "application/json"
+    assert echoed.headers["X-Request-ID"] == f"cert-{path}"
+    assert made.status_code == 200
+    assert made.headers.get("X-Request-ID")
+
+
+@pytest.mark.parametrize("path", VALID)
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"data": '{"subject": {}}', "content_type": "text/plain"}, id="content type"),
+        pytest.param({"data": "{not json", "content_type": "application/json"}, id="malformed JSON"),
+        pytest.param({"data": "", "content_type": "application/json"}, id="empty body"),
+    ],
+)
+def test_every_endpoint_answers_transport_errors_with_400(post, path, kwargs):  # c-2-4, c-3-4-1
+    assert post(path, **kwargs).status_code == 400
 
 
 # ------------------------------------------------------------------- Discovery (c-6)

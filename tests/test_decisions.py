@@ -3,11 +3,14 @@ tenants, the batch semantics, and what a decision costs in SQL."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app.services import services
 from models import Tenant
 from tests.factories import (
+    DEFAULT_CLIENT_SECRET,
     ApplicationPermissionFactory,
     ClientFactory,
     ProjectFactory,
@@ -395,3 +398,161 @@ def test_a_malformed_default_of_a_batch_is_a_400_even_when_every_item_is_invalid
     response = client.post("/access/v1/evaluations", json=body, headers=pep)
 
     assert response.status_code == 400
+
+
+# A NUL (PostgreSQL refuses it in text) or a lone surrogate (no UTF-8 form) in a field the
+# engine looks up reached the database and answered 500. Such a string names nothing we
+# could hold: the request is malformed (AuthZEN: 400), and in a batch only that item is.
+P1 = {"resource": {"type": "projects", "id": "p1"}}
+READ_P1 = {"action": {"name": "read"}, **P1}
+USER_PEP = {"subject": {"type": "user", "id": "pep"}}
+UNENCODABLE = ["alice\x00", "alice\ud800", "tab\there"]
+
+
+@pytest.mark.parametrize("bad", UNENCODABLE, ids=["nul", "lone surrogate", "control"])
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/evaluation", lambda s: {"subject": {"type": "user", "id": s}, **READ_P1}),
+        ("/evaluation", lambda s: {"subject": {"type": "client", "id": s}, **READ_P1}),
+        (
+            "/evaluation",
+            lambda s: {**USER_PEP, "action": {"name": "read"}, "resource": {"type": "t", "id": s}},
+        ),
+        ("/evaluation", lambda s: {**USER_PEP, "action": {"name": s}, "resource": {"type": "t", "id": "1"}}),
+        ("/search/resource", lambda s: {"subject": {"type": "user", "id": s}, **READ_P1}),
+        ("/search/action", lambda s: {"subject": {"type": "user", "id": s}, "resource": P1}),
+        (
+            "/search/subject",
+            lambda s: {
+                "subject": {"type": "user"},
+                "action": {"name": "write"},
+                "resource": {"type": "projects", "id": s},
+            },
+        ),
+    ],
+    ids=["user", "client", "resource id", "action", "resource search", "action search", "subject search"],
+)
+def test_a_string_that_names_nothing_storable_is_a_400_not_a_500(client, acme, pep, bad, path, body):
+    response = client.post(
+        f"/access/v1{path}", data=json.dumps(body(bad)), content_type="application/json", headers=pep
+    )
+
+    assert response.status_code == 400, response.get_json()
+
+
+def test_in_a_batch_only_the_item_with_such_a_string_is_invalid(client, acme, pep):
+    items = [{"subject": {"type": "user", "id": "pep"}}, {"subject": {"type": "user", "id": "pep\ud800"}}]
+    body = {"action": {"name": "read"}, "resource": P1["resource"], "evaluations": items}
+
+    response = client.post(
+        "/access/v1/evaluations", data=json.dumps(body), content_type="application/json", headers=pep
+    )
+
+    assert response.status_code == 200, response.get_json()
+    [first, second] = response.get_json()["evaluations"]
+    assert first == {"decision": True}
+    assert second["decision"] is False
+    assert second["context"]["reason_code"] == "invalid_request"
+
+
+def test_a_page_limit_is_any_non_negative_integer(client, acme, pep):
+    # AuthZEN 1.0 (Search APIs, Paginated Requests): `limit` is "a non-negative integer" and a
+    # maximum; the page size is the PDP's. 0 and 5,000 were 400s.
+    for i in range(3):
+        UserFactory(tenant=acme, roles=["member"], username=f"member{i}")
+    body = {
+        "subject": {"type": "user"},
+        "action": {"name": "read"},
+        "resource": {"type": "projects", "id": "p"},
+    }
+
+    def page(limit):
+        response = client.post(
+            "/access/v1/search/subject", json={**body, "page": {"limit": limit}}, headers=pep
+        )
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    everyone = page(5000)  # capped at the largest page, 1,000
+    assert [r["id"] for r in everyone["results"]] == ["member0", "member1", "member2", "pep"]
+    assert everyone["page"]["next_token"] == ""
+    assert page(0) == everyone  # 0: the default page size, as when no limit is given
+    for limit in (-1, 1.5, "2", True):
+        response = client.post(
+            "/access/v1/search/subject", json={**body, "page": {"limit": limit}}, headers=pep
+        )
+        assert response.status_code == 400, limit
+
+
+def test_a_client_a_platform_operator_made_for_the_tenant_is_decided_as_its_token_says(
+    client, db, acme, platform, pep
+):
+    # The owner of a client may be of another tenant (a platform operator makes clients for
+    # the tenants): its token holds its scopes, so must the decision API and the search. The
+    # engine looked the owner up in the client's tenant only, found nobody, and bounded the
+    # client to nothing.
+    operator = UserFactory(tenant=platform, roles=["platform-admin"])
+    integration = ClientFactory(tenant=acme, owner=operator, scopes=["projects:read"])
+    db.flush()
+    token = client.post(
+        "/auth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(integration.client_id, DEFAULT_CLIENT_SECRET),
+    ).get_json()
+    assert token["scope"] == "projects:read"
+    subject = {"type": "client", "id": integration.client_id}
+    resource = {"type": "projects", "id": "p"}
+
+    assert ask(client, pep, subject, "read", resource)["decision"] is True
+    body = {"subject": {"type": "client"}, "action": {"name": "read"}, "resource": resource}
+    found = client.post("/access/v1/search/subject", json=body, headers=pep).get_json()["results"]
+    assert found == [subject]
+
+
+def test_a_subject_named_by_id_is_that_user_even_when_another_is_named_so(client, acme, pep):
+    # A username may look like a UUID: naming a user after another's id decided about the wrong
+    # user (whichever row came last). An id names its user; a name only when no id matches.
+    editor = RoleFactory(tenant=acme, name="editor", permissions=["projects:manage"])
+    alice = UserFactory(tenant=acme, roles=["member", editor.name])
+    UserFactory(tenant=acme, roles=["member"], username=str(alice.id))
+    bob = UserFactory(tenant=acme, roles=["member"], username="bob")
+    resource = {"type": "projects", "id": "p"}
+
+    assert ask(client, pep, user(alice), "manage", resource)["decision"] is True
+    assert ask(client, pep, {"type": "user", "id": "bob"}, "manage", resource)["decision"] is False
+    assert ask(client, pep, user(bob), "read", resource)["decision"] is True
+
+
+def test_a_page_token_is_good_only_for_the_search_that_issued_it(client, acme, pep):
+    # AuthZEN 1.0: with a token, every entity and the context must be as in the first request,
+    # and a PDP SHOULD answer an error otherwise. A token carried to another action silently
+    # continued that other search from the first one's position.
+    for i in range(3):
+        UserFactory(tenant=acme, roles=["member"], username=f"member{i}")
+    body = {
+        "subject": {"type": "user"},
+        "action": {"name": "read"},
+        "resource": {"type": "projects", "id": "p"},
+    }
+    first = client.post("/access/v1/search/subject", json={**body, "page": {"limit": 1}}, headers=pep)
+    token = first.get_json()["page"]["next_token"]
+
+    def with_token(changed):
+        return client.post(
+            "/access/v1/search/subject", json={**changed, "page": {"token": token}}, headers=pep
+        )
+
+    same = with_token(body)  # the limit may be left out: the page size is ours
+    assert same.status_code == 200
+    assert [r["id"] for r in same.get_json()["results"]] == ["member1", "member2", "pep"]
+    for changed in (
+        {**body, "action": {"name": "write"}},
+        {**body, "resource": {"type": "projects", "id": "q"}},
+        {**body, "context": {"time": "now"}},
+    ):
+        response = with_token(changed)
+        assert response.status_code == 400, changed
+        assert response.get_json()["errors"] == [
+            {"field": "cursor", "message": "is not a cursor this API issued"}
+        ]

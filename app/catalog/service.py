@@ -272,7 +272,37 @@ def apply_definitions(
             if name not in new:
                 report.updated.append(name)
     if prune:
-        for name in sorted(set(existing) - set(wanted)):
+        doomed = set(existing) - set(wanted)
+        # delete_permission refuses one that is another's owner_override: those naming it go
+        # first, and overrides that name each other in a cycle are cleared first.
+        for name in sorted(doomed):
+            if existing[name].owner_override in doomed and _in_cycle(existing, name):
+                update_permission(session, None, name, owner_override=None)
+        for name in _overriders_first(existing, doomed):
             delete_permission(session, None, name)
             report.deleted.append(name)
     return report
+
+
+def _in_cycle(rows: Mapping[str, ApplicationPermission], name: str) -> bool:
+    seen: set[str] = set()
+    current = rows[name].owner_override
+    while current is not None and current in rows and current not in seen:
+        if current == name:
+            return True
+        seen.add(current)
+        current = rows[current].owner_override
+    return False
+
+
+def _overriders_first(rows: Mapping[str, ApplicationPermission], doomed: set[str]) -> list[str]:
+    """`doomed` in an order that removes a permission only after every one naming it as its
+    owner_override; by name among the ready ones."""
+    order: list[str] = []
+    left = set(doomed)
+    while left:
+        named = {rows[n].owner_override for n in left}
+        ready = sorted(n for n in left if n not in named) or sorted(left)
+        order.extend(ready)
+        left -= set(ready)
+    return order

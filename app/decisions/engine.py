@@ -197,11 +197,8 @@ def _load_users(
     by_user: dict[uuid.UUID, list[Any]] = {}
     for row in rows:
         by_user.setdefault(row.id, []).append(row)
-    wanted: dict[tuple[uuid.UUID, object], list[SubjectKey]] = {}
-    for key in keys:
-        wanted.setdefault((key[0], _as_uuid(key[2])), []).append(key)
-        wanted.setdefault((key[0], username_key(key[2])), []).append(key)
-    states: dict[SubjectKey, SubjectState] = {}
+    by_id: dict[tuple[uuid.UUID, uuid.UUID], SubjectState] = {}
+    by_name: dict[tuple[uuid.UUID, str], SubjectState] = {}
     for user_rows in by_user.values():
         first = user_rows[0]
         roles = [(r.name, r.builtin, r.permission) for r in user_rows if r.name is not None]
@@ -214,9 +211,18 @@ def _load_users(
             first.username_key,
             tenant_active=first.status == TenantStatus.ACTIVE,
         )
-        for lookup in ((first.tenant_id, first.id), (first.tenant_id, first.username_key)):
-            for key in wanted.get(lookup, ()):
-                states[key] = state
+        by_id[(first.tenant_id, first.id)] = state
+        by_name[(first.tenant_id, first.username_key)] = state
+    # An id names its user; a username only when no user has that id (a username may look like
+    # another user's id).
+    states: dict[SubjectKey, SubjectState] = {}
+    for key in keys:
+        subject_id = _as_uuid(key[2])
+        named = by_id.get((key[0], subject_id)) if subject_id is not None else None
+        if named is None:
+            named = by_name.get((key[0], username_key(key[2])))
+        if named is not None:
+            states[key] = named
     return states
 
 
@@ -248,13 +254,36 @@ def owner_bounds(
     client never holds more than its owner (API.md, Client); a gone or inactive owner, nothing."""
     if not clients:
         return {}
-    keys = [(c.tenant_id, USER, str(c.created_by)) for c in clients if c.created_by is not None]
-    owners = _load_users(session, catalog, keys) if keys else {}
-    bounds: dict[uuid.UUID, frozenset[str]] = {}
-    for client in clients:
-        owner = owners.get((client.tenant_id, USER, str(client.created_by)), UNKNOWN)
-        bounds[client.id] = owner.permissions if owner.found and owner.active else frozenset()
-    return bounds
+    owner_ids = {c.created_by for c in clients if c.created_by is not None}
+    held: dict[uuid.UUID, frozenset[str]] = {}
+    if owner_ids:
+        # As the token endpoint derives it (app.catalog.effective.owner_permissions): the
+        # owner's roles in their own tenant, which need not be the client's (a platform
+        # operator makes clients for the tenants).
+        rows = session.execute(
+            select(User.id, User.is_active, Tenant.slug, Role.name, Role.builtin, RolePermission.permission)
+            .join(Tenant, Tenant.id == User.tenant_id)
+            .outerjoin(UserRole, UserRole.user_id == User.id)
+            .outerjoin(Role, and_(Role.id == UserRole.role_id, Role.tenant_id == User.tenant_id))
+            .outerjoin(
+                RolePermission, and_(RolePermission.role_id == Role.id, RolePermission.condition.is_(None))
+            )
+            .where(User.id.in_(owner_ids))
+        ).all()
+        by_owner: dict[uuid.UUID, list[Any]] = {}
+        for row in rows:
+            by_owner.setdefault(row.id, []).append(row)
+        for owner_id, owner_rows in by_owner.items():
+            first = owner_rows[0]
+            if not first.is_active:
+                continue
+            grants = [(r.name, r.builtin, r.permission) for r in owner_rows if r.name is not None]
+            in_platform = first.slug == PLATFORM_TENANT_SLUG
+            held[owner_id] = access_from_rows(catalog, grants, in_platform_tenant=in_platform).permissions
+    return {
+        c.id: held.get(c.created_by, frozenset()) if c.created_by is not None else frozenset()
+        for c in clients
+    }
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:

@@ -8,7 +8,9 @@ decided `false` with `reason_code: invalid_request`, its neighbours are still de
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
@@ -22,6 +24,9 @@ MAX_ID_LENGTH = 256
 SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
 DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 1000
+# No control character (as the OpenAPI document says), and no lone surrogate (no UTF-8 form).
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 class Malformed(ValueError):
@@ -60,6 +65,7 @@ class Evaluation:
 class Page:
     limit: int = DEFAULT_PAGE_LIMIT
     token: str = ""
+    query: str = ""  # what the search asks (entities and context): its tokens are good for it only
 
 
 def json_body() -> dict[str, Any]:
@@ -99,6 +105,10 @@ def _string(value: Any, where: str, *, required: bool = True) -> str | None:
         return None
     if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
         raise Malformed(f"'{where}' must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+    if _UNSTORABLE.search(value):
+        # No type, id or name we hold has one; a NUL or a lone surrogate would otherwise reach
+        # the database (PostgreSQL refuses NUL, UTF-8 has no surrogates) and answer 500.
+        raise Malformed(f"'{where}' must not hold a control character or a lone surrogate")
     return value
 
 
@@ -227,15 +237,26 @@ def _with_defaults(defaults: Mapping[str, Any], item: Mapping[str, Any]) -> dict
 
 
 def page_of(body: Mapping[str, Any]) -> Page:
+    query = _query_of(body)
     page = body.get("page")
     if page is None:
-        return Page()
+        return Page(query=query)
     if not isinstance(page, dict):
         raise BadRequest("The request is malformed: 'page' must be an object.")
     limit = page.get("limit", DEFAULT_PAGE_LIMIT)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_LIMIT:
-        raise BadRequest(f"The request is malformed: 'page.limit' must be an integer 1..{MAX_PAGE_LIMIT}.")
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise BadRequest("The request is malformed: 'page.limit' must be a non-negative integer.")
+    # AuthZEN: a maximum, the page size being the PDP's; 0 (no size asked) is the default.
+    limit = min(limit, MAX_PAGE_LIMIT) if limit else DEFAULT_PAGE_LIMIT
     token = page.get("token", page.get("next_token", ""))
     if not isinstance(token, str):
         raise BadRequest("The request is malformed: 'page.token' must be a string.")
-    return Page(limit, token)
+    return Page(limit, token, query)
+
+
+def _query_of(body: Mapping[str, Any]) -> str:
+    """A digest of the search's entities and context: AuthZEN asks them to stay as they were
+    while a PEP pages (the limit may change: the page size is ours)."""
+    asked = [body.get(k) for k in ("subject", "action", "resource", "context")]
+    canonical = json.dumps(asked, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]

@@ -20,6 +20,7 @@ from app.decisions.requests import (
     MAX_EVALUATIONS,
     MAX_ID_LENGTH,
     MAX_PAGE_LIMIT,
+    TEXT_PATTERN,
     Malformed,
     action_of,
     bad_request,
@@ -69,9 +70,9 @@ def _larger_bodies() -> None:
 
 def _entity(required: list[str], *names: str, ignored: str | None = None) -> dict[str, Any]:
     # What the parser accepts (app.decisions.requests): a non-empty string of at most 256
-    # characters; anything else is a 400, as AuthZEN asks. An `ignored` field (a search's
-    # subject or resource id) may also be null.
-    text = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH}
+    # characters, no control character; anything else is a 400, as AuthZEN asks. An
+    # `ignored` field (a search's subject or resource id) may also be null.
+    text = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": TEXT_PATTERN}
     properties: dict[str, Any] = dict.fromkeys(names, text)
     if ignored is not None:
         properties[ignored] = {"anyOf": [text, {"type": "null"}]}
@@ -87,10 +88,15 @@ PAGE = {
         {
             "type": "object",
             "properties": {
-                "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_LIMIT},
+                "limit": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": f"at most this many results (capped at {MAX_PAGE_LIMIT}); 0: the default",
+                },
                 "token": {
                     "type": "string",
-                    "description": "the `next_token` of the previous page, as it came",
+                    "description": "the `next_token` of the previous page, as it came, for the same "
+                    "subject, action, resource and context (another search: 400)",
                 },
             },
         },

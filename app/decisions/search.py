@@ -6,6 +6,7 @@ app.decisions.engine, loaded once). Unknown types or ids give empty results, nev
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.catalog.effective import client_permissions
 from app.catalog.store import current_catalog
-from app.cursors import decode_key_cursor, encode_key_cursor
+from app.cursors import InvalidCursor, sign, unsign
 from app.decisions.engine import (
     CLIENT,
     PROJECTS,
@@ -52,15 +53,22 @@ _PLATFORM = frozenset(str(p) for p in PLATFORM_PERMISSIONS)
 Results = tuple[list[dict[str, Any]], str]
 
 
-def encode_token(value: str) -> str:
-    """A page token: signed like every cursor of the API (app.cursors), bound to this search."""
-    return encode_key_cursor(value)
+def encode_token(value: str, page: Page) -> str:
+    """A page token: signed like every cursor of the API (app.cursors), bound to this search
+    (its path, and what it asks: `page.query`)."""
+    return sign([value, page.query])
 
 
-def decode_token(token: str) -> str | None:
-    """The position a page token names; one we did not issue is a 400 (AuthZEN: a malformed
-    request), never a silently empty page."""
-    return decode_key_cursor(token) if token else None
+def decode_token(page: Page) -> str | None:
+    """The position a page token names; one we did not issue, or issued for another search,
+    is a 400 (AuthZEN: a malformed request; a PDP SHOULD refuse a changed search), never a
+    silently empty page."""
+    if not page.token:
+        return None
+    value, query = unsign(page.token, 2)
+    if not hmac.compare_digest(query, page.query):
+        raise InvalidCursor()
+    return value
 
 
 # ------------------------------------------------------------------------ subject search
@@ -130,7 +138,7 @@ def search_subjects(
     permission = f"{resource.type}:{action.name}"
     if tenant_id is None or not catalog.knows(permission) or subject.type not in (USER, CLIENT):
         return [], ""
-    after = decode_token(page.token)
+    after = decode_token(page)
     if after == "":
         return [], ""
     if subject.type == CLIENT:
@@ -158,7 +166,7 @@ def search_subjects(
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     results = [{"type": USER, "id": r.username, "properties": {"user_id": str(r.id)}} for r in rows]
-    return results, encode_token(rows[-1].username_key) if more else ""
+    return results, encode_token(rows[-1].username_key, page) if more else ""
 
 
 def _search_clients(
@@ -191,7 +199,7 @@ def _search_clients(
         # Clients own nothing: an ownership rule admits them only through the override.
         if permission in held and (override is None or override in held):
             results.append({"type": CLIENT, "id": client.client_id})
-    return results, encode_token(rows[-1][0].client_id) if more else ""
+    return results, encode_token(rows[-1][0].client_id, page) if more else ""
 
 
 # ----------------------------------------------------------------------- resource search
@@ -208,7 +216,7 @@ def search_resources(
     key = subject_key(probe)
     world = World(catalog, load_subjects(session, catalog, {key} if key else set()))
     verdict, state = standing(world, probe)
-    after = decode_token(page.token)
+    after = decode_token(page)
     if not verdict.decision or probe.tenant_id is None or after == "":
         return [], ""
     only_owned = needs_ownership(catalog, state, permission)
@@ -228,7 +236,7 @@ def search_resources(
         ids = list(session.scalars(stmt))
     more = len(ids) > page.limit
     ids = ids[: page.limit]
-    return [{"type": resource.type, "id": i} for i in ids], encode_token(ids[-1]) if more else ""
+    return [{"type": resource.type, "id": i} for i in ids], encode_token(ids[-1], page) if more else ""
 
 
 def _page_of_projects(
@@ -255,7 +263,7 @@ def search_actions(
     catalog = current_catalog(session)
     prefix = f"{resource.type}:"
     names = sorted(n.removeprefix(prefix) for n in catalog.names if n.startswith(prefix))
-    after = decode_token(page.token)
+    after = decode_token(page)
     if after == "":
         return [], ""
     if after is not None:
@@ -266,7 +274,7 @@ def search_actions(
     allowed = [p.evaluation.action.name for p in prepared if decide(world, p).decision]
     more = len(allowed) > page.limit
     allowed = allowed[: page.limit]
-    return [{"name": n} for n in allowed], encode_token(allowed[-1]) if more else ""
+    return [{"name": n} for n in allowed], encode_token(allowed[-1], page) if more else ""
 
 
 def _as_uuid(value: str | None) -> uuid.UUID | None:

@@ -28,9 +28,13 @@ class FittedClaims:
     partial: bool
 
 
-def fit_claims(roles: Collection[str], permissions: Collection[str]) -> FittedClaims:
+def fit_claims(roles: Collection[str], permissions: Collection[str], *, scope: bool = False) -> FittedClaims:
+    """`scope`: the permissions are carried a second time, as a client's RFC 9068 `scope`
+    string, and count twice against the budget."""
     full_roles, full_permissions = sorted(roles), sorted(permissions)
     size = len(json.dumps(full_roles)) + len(json.dumps(full_permissions))
+    if scope:
+        size += len(json.dumps(" ".join(full_permissions)))
     if size <= CLAIM_BUDGET_BYTES:
         return FittedClaims(full_roles, full_permissions, partial=False)
     return FittedClaims(

@@ -95,7 +95,8 @@ class TokenClaims:
     client_id: str | None = None
 
     def as_additional_claims(self) -> dict[str, Any]:
-        fitted = fit_claims(self.roles, self.permissions)  # under 8 KiB whatever the roles
+        # Under 8 KiB whatever the roles (or a client's scopes, which `scope` repeats).
+        fitted = fit_claims(self.roles, self.permissions, scope=self.client_id is not None)
         claims: dict[str, Any] = {
             "tenant_id": str(self.tenant_id),
             "roles": fitted.roles,
