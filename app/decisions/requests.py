@@ -23,9 +23,9 @@ MAX_ID_LENGTH = 256
 SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
 DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 1000
-# Control characters and lone surrogates: no subject, resource or permission is named with
-# one, and a database refuses them (PostgreSQL a NUL, every driver a surrogate: a 500 before).
-_UNNAMEABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# What no database can be asked about: PostgreSQL refuses a NUL in text, and every driver a
+# lone surrogate (not UTF-8). JSON carries both; a name holding one names nothing we store.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 class Malformed(ValueError):
@@ -98,11 +98,15 @@ def _string(value: Any, where: str, *, required: bool) -> str | None: ...
 def _string(value: Any, where: str, *, required: bool = True) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH or _UNNAMEABLE.search(value):
-        raise Malformed(
-            f"'{where}' must be a non-empty string of at most {MAX_ID_LENGTH} printable characters"
-        )
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
+        raise Malformed(f"'{where}' must be a non-empty string of at most {MAX_ID_LENGTH} characters")
     return value
+
+
+def storable(text: str) -> bool:
+    """Whether a database can be asked about `text`. A subject, resource or owner named with
+    what it cannot hold is simply unknown (AuthZEN: false, or no results), never a 500."""
+    return _UNSTORABLE.search(text) is None
 
 
 def _properties(entity: Mapping[str, Any], where: str) -> Mapping[str, Any]:
