@@ -65,6 +65,11 @@ PUBLISHED_EXAMPLES = frozenset(
         "test",
         "default",
         "password",
+        # Random-looking, but printed in documentation and copied into configurations:
+        # Flask's quickstart shows this `secrets.token_hex()` output ...
+        "192b9bdd22ab9ed4d12e236c78afcb9a393ec15f71bbf5dc987d54727823bcbf",
+        # ... and RFC 7515 Appendix A.1 this HMAC key (its JWK `k`), used by many test suites.
+        "aym1sysppbydfgzld3umj1qzkobwvmkoqqestjqlrt1qs0gzh75aktmn3yj0ips4hcguutwjazzr1z9caow",
     }
 )
 

@@ -9,6 +9,7 @@ refused (API.md conventions), except on routes whose own standard says otherwise
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from policies.problems import BadRequest, FieldError
@@ -32,12 +33,27 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+def _not_json(constant: str) -> Any:
+    # RFC 8259 §6: "Numeric values that cannot be represented ... (such as Infinity and NaN)
+    # are not permitted." Python reads them; PostgreSQL's json refuses them (a 500), SQLite
+    # stores null.
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(number: str) -> float:
+    value = float(number)
+    if not math.isfinite(value):  # 1e400: a literal beyond a double is Infinity once read
+        raise ValueError("a number beyond the range of a double")
+    return value
+
+
 def parse(raw: bytes | str, *, refuse_duplicate_keys: bool = True) -> Any:
-    """The JSON value of `raw`; raises BadRequest (400) when it is not JSON, is nested too
-    deep for the parser, or (with `refuse_duplicate_keys`) repeats a key within one object."""
+    """The JSON value of `raw`; raises BadRequest (400) when it is not JSON (NaN and Infinity
+    are not), is nested too deep for the parser, or (with `refuse_duplicate_keys`) repeats a
+    key within one object."""
     hook = _unique_keys if refuse_duplicate_keys else None
     try:
-        return json.loads(raw, object_pairs_hook=hook)
+        return json.loads(raw, object_pairs_hook=hook, parse_constant=_not_json, parse_float=_finite)
     except DuplicateKey as exc:
         named = exc.key if len(exc.key) <= _MAX_NAMED_KEY and exc.key.isprintable() else "body"
         raise BadRequest(

@@ -21,14 +21,16 @@ Profiles (tests/hypothesis_profiles.py): `ci` has a fixed `max_examples` and no 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import event
+from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import func, select
@@ -448,3 +450,13 @@ def test_access_control_holds_for_any_sequence_of_changes(app, db, client):
     assert sum(n for (_, status), n in seen.items() if status < 300) > 0, seen
     assert seen[("POST", 403)] + seen[("PUT", 403)] + seen[("PATCH", 403)] > 0, seen
     assert sum(n for (_, status), n in seen.items() if status == 404) > 0, seen
+
+
+def test_ci_runs_the_machine_under_the_fixed_ci_profile():
+    # CI is .ci/run, whoever starts it: the profile must not depend on a CI variable being set.
+    script = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    before_the_tests = script[: script.index(".venv/bin/pytest")]
+    ci = settings.get_profile("ci")
+
+    assert re.search(r"^export HYPOTHESIS_PROFILE=ci$", before_the_tests, re.MULTILINE)
+    assert (ci.max_examples, ci.derandomize, ci.deadline) == (15, True, None)

@@ -295,3 +295,40 @@ def test_issuing_costs_constant_queries_as_the_owner_gains_roles(
         assert token_of(client, integration).status_code == 200
 
     assert count_queries.count == small
+
+
+def test_an_application_permission_taken_from_members_leaves_their_clients_and_tokens_at_once(
+    client, acme, boss, operator, auth_headers, login
+):
+    # Turning `member` off edits the built-in member role: every member loses the permission,
+    # and so does every client a member owns, for tokens already issued too.
+    platform = auth_headers(operator)
+    client.post(
+        "/permissions",
+        json={"name": "reports:read", "description": "Reports", "member": True},
+        headers=platform,
+    )
+    carol = UserFactory(tenant=acme, roles=["member"])
+    made = client.post(
+        f"/tenants/{acme.id}/clients",
+        json={"name": "Reports", "scopes": ["projects:read", "reports:read"]},
+        headers=auth_headers(boss),
+    ).get_json()
+    client.patch(
+        f"/tenants/{acme.id}/clients/{made['id']}",
+        json={"owner_id": str(carol.id)},
+        headers=auth_headers(boss),
+    )
+    hers = login(carol)["access_token"]
+    its = token_of(client, made).get_json()
+
+    flipped = client.patch("/permissions/reports:read", json={"member": False}, headers=platform)
+    her_old = client.get("/auth/me", headers=bearer(hers))
+    its_old = client.get("/auth/me", headers=bearer(its["access_token"]))
+
+    assert its["scope"] == "projects:read reports:read"
+    assert flipped.status_code == 200
+    assert (her_old.status_code, her_old.get_json()["code"]) == (401, "token_revoked")
+    assert (its_old.status_code, its_old.get_json()["code"]) == (401, "token_revoked")
+    assert token_of(client, made).get_json()["scope"] == "projects:read"
+    assert "reports:read" not in client.get("/auth/me", headers=auth_headers(carol)).get_json()["permissions"]

@@ -401,8 +401,10 @@ def test_a_malformed_default_of_a_batch_is_a_400_even_when_every_item_is_invalid
 
 
 # A NUL (PostgreSQL refuses it in text) or a lone surrogate (no UTF-8 form) in a field the
-# engine looks up reached the database and answered 500. Such a string names nothing we
-# could hold: the request is malformed (AuthZEN: 400), and in a batch only that item is.
+# engine looks up reached the database and answered 500. AuthZEN's schema allows such a
+# string, and it names nothing we could hold: it is decided as any unknown name (false, or
+# no results), and in a batch only that item is. tests/security/test_hostile_input.py
+# checks the reason codes and that no query is made.
 P1 = {"resource": {"type": "projects", "id": "p1"}}
 READ_P1 = {"action": {"name": "read"}, **P1}
 USER_PEP = {"subject": {"type": "user", "id": "pep"}}
@@ -421,7 +423,7 @@ UNENCODABLE = ["alice\x00", "alice\ud800", "tab\there"]
         ),
         ("/evaluation", lambda s: {**USER_PEP, "action": {"name": s}, "resource": {"type": "t", "id": "1"}}),
         ("/search/resource", lambda s: {"subject": {"type": "user", "id": s}, **READ_P1}),
-        ("/search/action", lambda s: {"subject": {"type": "user", "id": s}, "resource": P1}),
+        ("/search/action", lambda s: {"subject": {"type": "user", "id": s}, **P1}),
         (
             "/search/subject",
             lambda s: {
@@ -433,12 +435,17 @@ UNENCODABLE = ["alice\x00", "alice\ud800", "tab\there"]
     ],
     ids=["user", "client", "resource id", "action", "resource search", "action search", "subject search"],
 )
-def test_a_string_that_names_nothing_storable_is_a_400_not_a_500(client, acme, pep, bad, path, body):
+def test_a_string_that_names_nothing_storable_is_unknown_not_a_500(client, acme, pep, bad, path, body):
     response = client.post(
         f"/access/v1{path}", data=json.dumps(body(bad)), content_type="application/json", headers=pep
     )
 
-    assert response.status_code == 400, response.get_json()
+    as_unknown = client.post(f"/access/v1{path}", json=body("no-such-name"), headers=pep)
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == as_unknown.get_json()
+    if path == "/evaluation":
+        assert response.get_json()["decision"] is False
 
 
 def test_in_a_batch_only_the_item_with_such_a_string_is_invalid(client, acme, pep):
@@ -453,7 +460,7 @@ def test_in_a_batch_only_the_item_with_such_a_string_is_invalid(client, acme, pe
     [first, second] = response.get_json()["evaluations"]
     assert first == {"decision": True}
     assert second["decision"] is False
-    assert second["context"]["reason_code"] == "invalid_request"
+    assert second["context"]["reason_code"] == "unknown_subject"
 
 
 def test_a_page_limit_is_any_non_negative_integer(client, acme, pep):

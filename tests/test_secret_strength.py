@@ -28,6 +28,13 @@ WEAK = {
     "an underscored phrase with a year": "my_super_secret_production_key_2026_for_the_authorization_service",
     "32 random hex digits (128 bits)": "9f86d081884c7d659a2feaa0c55ad015",
     "a published example, shouted": "A-STRING-SECRET-AT-LEAST-256-BITS-LONG",
+    # Random-looking, so only the list of published examples can refuse them.
+    "Flask's documented secrets.token_hex() output": (
+        "192b9bdd22ab9ed4d12e236c78afcb9a393ec15f71bbf5dc987d54727823bcbf"
+    ),
+    "RFC 7515's example HMAC key (Appendix A.1)": (
+        "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"
+    ),
 }
 
 

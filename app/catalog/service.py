@@ -20,12 +20,18 @@ from app.catalog.store import current_catalog
 from app.database import flush_or_conflict, rows_changed, unit_of_work
 from app.errors import Conflict
 from app.partial import UNCHANGED, Unchanged
-from app.security.revocation import mark_revocation
-from models import ApplicationPermission, Client, RolePermission
-from policies.catalog import BUILTIN_NAMES, DESCRIPTIONS, Permission
+from app.security.revocation import invalidate_access_tokens, mark_revocation
+from models import ApplicationPermission, Client, Role, RolePermission, UserRole
+from policies.catalog import BUILTIN_NAMES, DESCRIPTIONS, BuiltinRole, Permission
 from policies.principal import Principal
 from policies.problems import FieldError, NotFound, ValidationFailed
 
+# Every holder of the built-in member role, in every tenant.
+MEMBERS = (
+    select(UserRole.user_id)
+    .join(Role, Role.id == UserRole.role_id)
+    .where(Role.builtin.is_(True), Role.name == BuiltinRole.MEMBER)
+)
 BUILTIN_IMMUTABLE = "Built-in permissions are defined in code and cannot be changed or removed."
 DUPLICATE = "An application permission with this name already exists."
 
@@ -150,6 +156,10 @@ def update_permission(
             setattr(row, key, value)
         session.flush()
         mark_revocation(session)
+        if changes.get("member") is False:
+            # The built-in member role no longer derives it: an edited role, so every member's
+            # tokens, and their clients', end now (API.md, Immediate effect; Client).
+            invalidate_access_tokens(session, MEMBERS)
         _audit(
             session,
             AuditAction.PERMISSION_UPDATED,

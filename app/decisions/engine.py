@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.catalog.effective import access_from_rows, client_permissions
 from app.catalog.store import current_catalog
-from app.decisions.requests import Evaluation, Malformed
+from app.decisions.requests import Evaluation, Malformed, storable
 from app.security.token_state import token_state_checker
 from app.services import services
 from models import (
@@ -154,8 +154,9 @@ def load_subjects(
     states = cache.get_many(epoch, keys)
     missing = keys - set(states)
     loaded: dict[SubjectKey, SubjectState] = dict.fromkeys(missing, UNKNOWN)
-    users = [k for k in missing if k[1] == USER]
-    clients = [k for k in missing if k[1] == CLIENT]
+    # A name no database can hold is nobody: unknown, without asking.
+    users = [k for k in missing if k[1] == USER and storable(k[2])]
+    clients = [k for k in missing if k[1] == CLIENT and storable(k[2])]
     if users:
         loaded.update(_load_users(session, catalog, users))
     if clients:
@@ -301,7 +302,7 @@ OwnerKey = tuple[uuid.UUID, str, str]  # (tenant, resource type, resource id)
 def load_owners(session: Session, keys: set[OwnerKey]) -> dict[OwnerKey, uuid.UUID | None]:
     """Registered owners: one query for registered resources, one for projects."""
     owners: dict[OwnerKey, uuid.UUID | None] = {}
-    registered = [k for k in keys if k[1] != PROJECTS]
+    registered = [k for k in keys if k[1] != PROJECTS and storable(k[1]) and storable(k[2])]
     if registered:
         rows = session.execute(
             select(Resource.tenant_id, Resource.type, Resource.external_id, Resource.owner_id).where(

@@ -17,6 +17,7 @@ from typing import Any, Literal, overload
 
 from flask import request
 
+from app import strict_json
 from policies.problems import BadRequest
 
 MAX_EVALUATIONS = 1000
@@ -24,9 +25,9 @@ MAX_ID_LENGTH = 256
 SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
 DEFAULT_PAGE_LIMIT = 50
 MAX_PAGE_LIMIT = 1000
-# No control character (as the OpenAPI document says), and no lone surrogate (no UTF-8 form).
-TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
-_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# What no database can be asked about: PostgreSQL refuses a NUL in text, and every driver a
+# lone surrogate (not UTF-8). JSON carries both; a name holding one names nothing we store.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 class Malformed(ValueError):
@@ -75,10 +76,7 @@ def json_body() -> dict[str, Any]:
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise BadRequest("The request body is empty.")
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise BadRequest("The request body is not valid JSON.") from None
+    body = strict_json.parse(raw, refuse_duplicate_keys=False)  # AuthZEN ignores what it does not know
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
     return body
@@ -105,11 +103,13 @@ def _string(value: Any, where: str, *, required: bool = True) -> str | None:
         return None
     if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH:
         raise Malformed(f"'{where}' must be a non-empty string of at most {MAX_ID_LENGTH} characters")
-    if _UNSTORABLE.search(value):
-        # No type, id or name we hold has one; a NUL or a lone surrogate would otherwise reach
-        # the database (PostgreSQL refuses NUL, UTF-8 has no surrogates) and answer 500.
-        raise Malformed(f"'{where}' must not hold a control character or a lone surrogate")
     return value
+
+
+def storable(text: str) -> bool:
+    """Whether a database can be asked about `text`. A subject, resource or owner named with
+    what it cannot hold is simply unknown (AuthZEN: false, or no results), never a 500."""
+    return _UNSTORABLE.search(text) is None
 
 
 def _properties(entity: Mapping[str, Any], where: str) -> Mapping[str, Any]:

@@ -20,7 +20,6 @@ from app.decisions.requests import (
     MAX_EVALUATIONS,
     MAX_ID_LENGTH,
     MAX_PAGE_LIMIT,
-    TEXT_PATTERN,
     Malformed,
     action_of,
     bad_request,
@@ -70,9 +69,9 @@ def _larger_bodies() -> None:
 
 def _entity(required: list[str], *names: str, ignored: str | None = None) -> dict[str, Any]:
     # What the parser accepts (app.decisions.requests): a non-empty string of at most 256
-    # characters, no control character; anything else is a 400, as AuthZEN asks. An
-    # `ignored` field (a search's subject or resource id) may also be null.
-    text = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": TEXT_PATTERN}
+    # characters; anything else is a 400, as AuthZEN asks. An `ignored` field (a search's
+    # subject or resource id) may also be null.
+    text = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH}
     properties: dict[str, Any] = dict.fromkeys(names, text)
     if ignored is not None:
         properties[ignored] = {"anyOf": [text, {"type": "null"}]}

@@ -32,7 +32,7 @@ from app.decisions.engine import (
     subject_key,
     tenant_of,
 )
-from app.decisions.requests import Action, Evaluation, Page, Resource, Subject
+from app.decisions.requests import Action, Evaluation, Page, Resource, Subject, storable
 from models import (
     PLATFORM_TENANT_SLUG,
     Client,
@@ -113,13 +113,19 @@ def _owner_is_user(tenant_id: uuid.UUID, resource: Resource) -> ColumnElement[bo
             return false()
         owners = select(Project.owner_id).where(Project.tenant_id == tenant_id, Project.id == project_id)
         return User.id.in_(owners)
+    # A name no database can hold is registered nowhere and owned by nobody (never a 500).
+    named = resource.id is not None and storable(resource.type) and storable(resource.id)
     registered = select(RegisteredResource.owner_id).where(
-        RegisteredResource.tenant_id == tenant_id,
-        RegisteredResource.type == resource.type,
-        RegisteredResource.external_id == resource.id,
+        and_(
+            RegisteredResource.tenant_id == tenant_id,
+            RegisteredResource.type == resource.type,
+            RegisteredResource.external_id == resource.id,
+        )
+        if named
+        else false()
     )
     claimed = resource.properties.get("owner_id")
-    if not isinstance(claimed, str):
+    if not isinstance(claimed, str) or not storable(claimed):
         return User.id.in_(registered)
     claimed_id = _as_uuid(claimed)
     by_claim = (

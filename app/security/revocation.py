@@ -14,7 +14,7 @@ import logging
 import uuid
 from typing import Any
 
-from sqlalchemy import event, inspect, update
+from sqlalchemy import Select, event, inspect, update
 from sqlalchemy.orm import Session, UOWTransaction
 
 from app.database import Database, rows_changed
@@ -71,14 +71,15 @@ def revoke_sessions(
     return ended
 
 
-def invalidate_access_tokens(session: Session, user_ids: list[uuid.UUID]) -> None:
+def invalidate_access_tokens(session: Session, user_ids: list[uuid.UUID] | Select[uuid.UUID]) -> None:
     """Make every access token of these users fail on its next request (roles changed);
     their sessions survive and refresh into the new roles. Part of the caller's unit of work.
 
     The tokens of the clients they own fail too: a client never holds more than its owner
-    holds now (app.clients.bounds), and its next token carries only what remains.
+    holds now (app.clients.bounds), and its next token carries only what remains. `user_ids`
+    may be a query selecting them (every member of every tenant is too many to list).
     """
-    if user_ids:
+    if isinstance(user_ids, Select) or user_ids:
         session.execute(
             update(User)
             .where(User.id.in_(user_ids))
