@@ -52,6 +52,8 @@ def assert_refused(response, field, reason, password):
         ("erinerinerin", "too similar to the username or the tenant's name"),
         ("acmeacmeacme", "too similar to the username or the tenant's name"),
         ("erin12345678", "too similar to the username or the tenant's name"),
+        ("AcmeCorp2024!", "too similar to the username or the tenant's name"),  # "Acme Corp"
+        ("acmecorp1234", "too similar to the username or the tenant's name"),
         ("x" * 11, "at least 12 characters"),  # the length rule first
         ("x" * 1025, "at most 1024 characters"),
     ],
