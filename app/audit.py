@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 import uuid
 from datetime import timedelta
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import (
+    JSON,
+    Integer,
+    Select,
+    String,
+    cast,
+    event,
+    func,
+    insert,
+    inspect,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from app.logs import request_id
@@ -156,39 +171,48 @@ def record_login_failure(
     when the name exists, else the tenant (every unknown name of a tenant shares one
     event), else the unknown tenant. Commits on its own (the login itself changes nothing).
     """
-    from app.database import unit_of_work
+    from app.database import reads_outside_transaction, unit_of_work
 
     now = utcnow()
     target_type, target_id = (
         ("user", str(user.id)) if user else ("tenant", str(tenant.id) if tenant else None)
     )
     since = now - timedelta(seconds=settings.login_failure_audit_window_seconds)
+    newest = (
+        select(AuditEvent)
+        .where(
+            AuditEvent.tenant_id == tenant.id if tenant else AuditEvent.tenant_id.is_(None),
+            AuditEvent.action == AuditAction.LOGIN_FAILED.value,
+            AuditEvent.created_at >= since,
+            AuditEvent.target_type == target_type,
+            AuditEvent.target_id == target_id if target_id else AuditEvent.target_id.is_(None),
+        )
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    )
+    first: dict[str, Any] = {
+        "tenant_id": tenant.id if tenant else None,
+        "actor_id": user.id if user else None,
+        "target_type": target_type,
+        "target_id": target_id,
+        "outcome": "failure",
+        "details": {"reason": reason, "count": 1, "reasons": {reason: 1}, "last_at": now.isoformat()},
+    }
+    if reads_outside_transaction(session) and session.get_bind().dialect.name == "postgresql":
+        if _count_in_one_statement(session, newest, reason, now.isoformat()):
+            return
+        # The window's first failure: concurrent ones wait for it on an advisory lock of the
+        # account (held until it commits), then count into the event it made.
+        with unit_of_work(session):
+            session.execute(select(func.pg_advisory_xact_lock(_lock_key(target_type, target_id))))
+            if not _count_in_one_statement(session, newest, reason, now.isoformat()):
+                record(session, AuditAction.LOGIN_FAILED, **first)
+        return
     with unit_of_work(session):
         # Locked, so that concurrent failures add up instead of overwriting each other.
-        current = session.scalars(
-            select(AuditEvent)
-            .where(
-                AuditEvent.tenant_id == tenant.id if tenant else AuditEvent.tenant_id.is_(None),
-                AuditEvent.action == AuditAction.LOGIN_FAILED.value,
-                AuditEvent.created_at >= since,
-                AuditEvent.target_type == target_type,
-                AuditEvent.target_id == target_id if target_id else AuditEvent.target_id.is_(None),
-            )
-            .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-            .limit(1)
-            .with_for_update()
-        ).first()
+        current = session.scalars(newest.with_for_update()).first()
         if current is None:
-            record(
-                session,
-                AuditAction.LOGIN_FAILED,
-                tenant_id=tenant.id if tenant else None,
-                actor_id=user.id if user else None,
-                target_type=target_type,
-                target_id=target_id,
-                outcome="failure",
-                details={"reason": reason, "count": 1, "reasons": {reason: 1}, "last_at": now.isoformat()},
-            )
+            record(session, AuditAction.LOGIN_FAILED, **first)
             return
         details = dict(current.details or {})
         reasons = dict(details.get("reasons") or {})
@@ -200,6 +224,47 @@ def record_login_failure(
             "reasons": reasons,
             "last_at": now.isoformat(),
         }
+
+
+def _lock_key(*parts: str | None) -> int:
+    """A PostgreSQL advisory lock key (a signed 64-bit integer) naming these parts."""
+    digest = hashlib.sha256("\x00".join(part or "" for part in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _count_in_one_statement(session: Session, newest: Select[Any], reason: str, at: str) -> bool:
+    """PostgreSQL, a request reading outside a transaction: add the failure to the newest
+    event in one autocommitted UPDATE; False when there is none.
+
+    The event's row is then locked only while PostgreSQL runs that statement, never across
+    round trips (lock, update, commit): held while a worker is busy elsewhere (a gevent
+    worker running another request's argon2), it kept every other failure of the account
+    waiting, and as the unknown names of a tenant share one event, an unknown name answered
+    slower under a flood than an existing user: an enumeration oracle (issue 15). A row
+    updated concurrently is read again before it is changed, so concurrent failures add up.
+    """
+    current = cast(AuditEvent.details, JSONB)
+    name = cast(literal(reason), String)
+    reasons = func.coalesce(current["reasons"], cast(literal("{}"), JSONB))
+    counted = func.jsonb_build_object(
+        "reason",
+        name,
+        "count",
+        func.coalesce(cast(current["count"].astext, Integer), 1) + 1,
+        "last_at",
+        cast(literal(at), String),
+        "reasons",
+        reasons.op("||")(
+            func.jsonb_build_object(name, func.coalesce(cast(reasons.op("->>")(name), Integer), 0) + 1)
+        ),
+    )
+    statement = (
+        update(AuditEvent)
+        .where(AuditEvent.id == newest.with_only_columns(AuditEvent.id).scalar_subquery())
+        .values(details=cast(current.op("||")(counted), JSON))
+    )
+    changed: int = session.connection().execute(statement).rowcount
+    return changed > 0
 
 
 @event.listens_for(Session, "after_commit")

@@ -28,9 +28,13 @@ MAX_SKELETON_LENGTH = 600  # fits a PostgreSQL b-tree entry at 4 bytes a charact
 
 
 def username_skeleton(username: str) -> str:
-    """How a username looks (UTS #39 skeleton of its comparison key): names that look the
-    same have the same skeleton, and a tenant holds each skeleton once."""
-    return skeleton(username_key(username))
+    """How a username looks, whatever its case: names that look the same have the same
+    skeleton, and a tenant holds each skeleton once.
+
+    The UTS #39 skeleton of the name as written comes first (a capital I looks like a small
+    L only before case folding: "aIice" is "alice"), then the comparison key of that, and
+    its skeleton again (a prototype may be a capital letter: "BOB" and "B0B")."""
+    return skeleton(username_key(skeleton(unicodedata.normalize("NFKC", username))))
 
 
 class User(UUIDPrimaryKey, CreatedAt, Base):

@@ -24,7 +24,12 @@ from app.database import db_session
 from app.schemas import CREDENTIAL_PROBLEMS, PROBLEM_RESPONSES, PageQuery, page_of
 from app.security import passwords, settings
 from app.security.login_backoff import login_backoff
-from app.security.rate_limits import login_limits, password_change_limits, refresh_limits
+from app.security.rate_limits import (
+    count_password_guess,
+    login_limits,
+    password_change_limits,
+    refresh_limits,
+)
 from policies import PrincipalKind, authenticated, current_principal, public, refresh_token_required
 
 bp = APIBlueprint("auth", __name__, url_prefix="/auth", abp_tags=[Tag(name="auth")])
@@ -97,7 +102,12 @@ def me() -> dict[str, Any]:
 def change_password(body: PasswordChangeBody) -> tuple[str, int]:
     """Change one's own password; every other session of the user ends at once."""
     service.change_password(
-        db_session(), passwords(), current_principal(), current=body.current_password, new=body.new_password
+        db_session(),
+        passwords(),
+        current_principal(),
+        current=body.current_password,
+        new=body.new_password,
+        count_guess=count_password_guess,
     )
     return "", 204
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -345,9 +346,19 @@ def end_session(session: Session, principal: Principal, session_id: uuid.UUID) -
 
 
 def change_password(
-    session: Session, passwords: Passwords, principal: Principal, *, current: str, new: str
+    session: Session,
+    passwords: Passwords,
+    principal: Principal,
+    *,
+    current: str,
+    new: str,
+    count_guess: Callable[[], None],
 ) -> None:
-    """Replace the caller's password and end every other session (ASVS V2.1.5, V3.3.3)."""
+    """Replace the caller's password and end every other session (ASVS V2.1.5, V3.3.3).
+
+    `count_guess` counts the current-password check about to be made, and raises when the
+    session has none left (a stolen token guessing: issue 15); a refused new password uses
+    none up."""
     user = _own_user(session, principal)
     tenant = session.get_one(Tenant, principal.tenant_id)
     problem = password_problem(
@@ -357,6 +368,7 @@ def change_password(
     )
     if problem:
         raise ValidationFailed([FieldError("new_password", problem)])
+    count_guess()
     if not passwords.verify(user.password_hash, current):
         with unit_of_work(session):
             record(

@@ -54,8 +54,12 @@ def _dictionaries(matches: list[_Match]) -> set[str]:
 
 
 def name_words(username: str, tenant_slug: str, tenant_name: str) -> list[str]:
-    """The words zxcvbn treats as known for this user: the names and their parts."""
+    """The words zxcvbn treats as known for this user: the names, their parts, and each
+    name run together ("Acme Corp" is also "AcmeCorp": zxcvbn scores two known words and a
+    year as three pieces, strong enough, where one known word and a year is not)."""
     words = {username, tenant_slug, tenant_name}
     for name in (username, tenant_slug, tenant_name):
-        words.update(part for part in name.replace("-", " ").replace("_", " ").replace(".", " ").split())
+        parts = name.replace("-", " ").replace("_", " ").replace(".", " ").split()
+        words.update(parts)
+        words.add("".join(parts))
     return sorted(word for word in words if len(word) >= 3)

@@ -18,9 +18,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from flask import Flask, Response, g, request
 from flask_jwt_extended import get_jwt
 from flask_limiter import Limiter, RateLimitExceeded
+from limits import parse_many
+from limits.errors import StorageError
 from limits.strategies import RateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -70,6 +73,24 @@ class AppLimiter(Limiter):
         if self._storage_dead and self._fallback_limiter is not None:
             return self._fallback_limiter  # Redis is down: per-process counts until it is back
         return services().rate_limiter
+
+    def hit_now(self, limit: str, key: str, scope: str) -> int | None:
+        """Count one hit of the shared `limit` (scope, key) at once, atomically (a Lua script
+        in Redis, a lock in memory): None when it was within the limit, else the seconds to
+        wait. For a count made in the view, at the moment a guess is checked."""
+        identifiers = [self._key_prefix, key, scope] if self._key_prefix else [key, scope]
+        for item in parse_many(limit):
+            try:
+                allowed = self.limiter.hit(item, *identifiers)
+            except (redis.RedisError, StorageError):
+                if not self._in_memory_fallback_enabled or self._storage_dead:
+                    raise
+                self._storage_dead = True  # as Flask-Limiter does: memory until Redis is back
+                allowed = self.limiter.hit(item, *identifiers)
+            if not allowed:
+                reset_at = self.limiter.get_window_stats(item, *identifiers).reset_time
+                return max(1, math.ceil(reset_at - time.time()))
+        return None
 
 
 limiter = AppLimiter(
@@ -221,14 +242,37 @@ def token_limits() -> Callable[[View], View]:
     )
 
 
+def _counted_in_the_view(_response: Response) -> bool:
+    return False
+
+
 def password_change_limits() -> Callable[[View], View]:
-    """Counts wrong current passwords (403) of the session: a stolen token's guesses."""
-    return limiter.limit(
+    """A session out of current-password guesses (a stolen token's) is refused here, before
+    any work; each guess is counted by `count_password_guess` when it is checked. Not with
+    deduct_when: Flask-Limiter then only tests before the view and counts after the answer,
+    so guesses sent at once (a gevent worker holds hundreds) would all pass the test."""
+    return limiter.shared_limit(
         setting("password_change_limit_per_session"),
         scope=PASSWORD_BY_SESSION,
         key_func=session_key,
-        deduct_when=failed_with(403),
+        deduct_when=_counted_in_the_view,  # test only: never deducted after the answer
     )
+
+
+def count_password_guess() -> None:
+    """Count one current-password guess of the session before it is checked (the check and
+    count are one step, so concurrent guesses cannot overtake it); 429 when none is left."""
+    from app.security import settings
+    from app.security.login_backoff import RateLimited
+
+    if not settings().rate_limits_enabled:
+        return
+    retry_after = limiter.hit_now(
+        settings().password_change_limit_per_session, session_key(), PASSWORD_BY_SESSION
+    )
+    if retry_after is not None:
+        count_refusal(PASSWORD_BY_SESSION)
+        raise RateLimited(retry_after)
 
 
 def introspect_limits() -> Callable[[View], View]:

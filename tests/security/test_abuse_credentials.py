@@ -52,6 +52,8 @@ def assert_refused(response, field, reason, password):
         ("erinerinerin", "too similar to the username or the tenant's name"),
         ("acmeacmeacme", "too similar to the username or the tenant's name"),
         ("erin12345678", "too similar to the username or the tenant's name"),
+        ("AcmeCorp2024!", "too similar to the username or the tenant's name"),  # "Acme Corp"
+        ("acmecorp1234", "too similar to the username or the tenant's name"),
         ("x" * 11, "at least 12 characters"),  # the length rule first
         ("x" * 1025, "at most 1024 characters"),
     ],
@@ -174,6 +176,9 @@ def test_single_script_names_of_any_script_are_welcome(client, acme, admin_heade
         ("modern", "rnodern"),  # r n for m
         ("ace", "\u0430\u0441\u0435"),  # all-Cyrillic a, es, ie: a whole-script look-alike
         ("bob", "BOB"),  # case, as before
+        ("alice2", "aIice2"),  # capital I for small L: alike as written, not once case-folded
+        ("linda", "Iinda"),
+        ("BOB", "B0B"),  # capital O and digit zero
     ],
 )
 def test_a_look_alike_of_an_existing_name_is_a_duplicate(client, acme, admin_headers, first, second):
@@ -293,3 +298,59 @@ def test_the_migration_computes_skeletons_and_keeps_old_look_alikes(tmp_path):
 
     # The older of two look-alikes keeps the skeleton; the newer keeps its name and logs in.
     assert rows == {"alice": "a1ice", "a1ice": None, "Dana Scully": "dana scu11y"}
+
+
+def test_the_migration_recomputes_skeletons_as_written(tmp_path):
+    """Databases that ran 0006 hold skeletons of the case-folded names, where "aIice" did not
+    look like "alice"; 0009 computes them again, and the newer of two look-alikes gets NULL."""
+    from models.confusables import skeleton
+    from models.user import username_key
+
+    tenants = sa.table(
+        "tenants",
+        sa.column("id", sa.Uuid()),
+        sa.column("slug", sa.String()),
+        sa.column("name", sa.String()),
+        sa.column("status", sa.String()),
+        sa.column("created_at", UTCDateTime()),
+    )
+    users = sa.table(
+        "users",
+        *(sa.column(name, sa.String()) for name in ("username", "username_key", "password_hash")),
+        sa.column("username_skeleton", sa.String()),
+        sa.column("id", sa.Uuid()),
+        sa.column("tenant_id", sa.Uuid()),
+        sa.column("is_active", sa.Boolean()),
+        sa.column("authz_version", sa.Integer()),
+        sa.column("created_at", UTCDateTime()),
+    )
+    with fresh_database(tmp_path, "skeletons9") as url:
+        upgrade(url, "0008")
+        engine = create_engine(url)
+        tenant_id, start = uuid.uuid4(), datetime(2026, 1, 1, tzinfo=UTC)
+        with engine.begin() as connection:
+            connection.execute(
+                tenants.insert().values(
+                    id=tenant_id, slug="acme", name="Acme", status="active", created_at=start
+                )
+            )
+            for n, name in enumerate(["alice", "aIice", "linda"]):
+                connection.execute(
+                    users.insert().values(
+                        id=uuid.uuid4(),
+                        tenant_id=tenant_id,
+                        username=name,
+                        username_key=username_key(name),
+                        username_skeleton=skeleton(username_key(name)),  # as 0006 computed it
+                        password_hash="x",
+                        is_active=True,
+                        authz_version=1,
+                        created_at=start + timedelta(days=n),
+                    )
+                )
+        upgrade(url)
+        with engine.connect() as connection:
+            rows = dict(connection.execute(sa.text("SELECT username, username_skeleton FROM users")).all())
+        engine.dispose()
+
+    assert rows == {"alice": "a1ice", "aIice": None, "linda": "1inda"}

@@ -5,11 +5,20 @@ caller). Refused before any secret or password is checked (issue 15)."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from app import create_app
+from app.provisioning import builtin_role, create_tenant, create_user
 from app.services import services
+from policies import BuiltinRole
 from tests.conftest import PASSWORD, bearer, real_limits
+from tests.databases import fresh_database, upgrade
 from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, UserFactory
 
 GRANT = {"grant_type": "client_credentials"}
@@ -89,6 +98,67 @@ def test_current_password_guesses_are_limited_per_session(api, stolen_session, m
     assert right.status_code == 429
     assert right.get_json()["code"] == "rate_limited"
     assert int(right.headers["Retry-After"]) >= 1
+
+
+@pytest.fixture(params=["memory", "redis"])
+def committing_api(request, tmp_path, make_settings):
+    """An app with the real limits on a database of its own that really commits (requests in
+    threads, at once), its counts in memory or in Redis, and carol of acme in it."""
+    storage = {}
+    if request.param == "redis":
+        redis_url = os.environ.get("AUTHZ_TEST_REDIS_URL")
+        if not redis_url:
+            pytest.skip("set AUTHZ_TEST_REDIS_URL (CI does) to count in Redis")
+        storage = {"redis_url": redis_url, "redis_prefix": f"test-{uuid.uuid4().hex[:8]}"}
+    with fresh_database(tmp_path, "guesses") as url:
+        upgrade(url)
+        app = create_app(make_settings(database_url=url, **real_limits(), **storage), TESTING=True)
+        with services(app).database.sessions() as session, session.begin():
+            acme = create_tenant(session, "acme", "Acme Corp")
+            member = builtin_role(session, acme, BuiltinRole.MEMBER)
+            create_user(session, acme, "carol", services(app).passwords.hash(PASSWORD), roles=[member])
+        yield app
+        services(app).database.engine.dispose()
+
+
+def test_concurrent_current_password_guesses_get_no_more_than_the_limit(committing_api, monkeypatch):
+    """A stolen token sending its guesses all at once (a gevent worker holds hundreds of
+    requests) still gets 5 per session: each guess is counted before it is checked, not
+    after its answer, when every other guess would already be past the count."""
+    app = committing_api
+    tokens = (
+        app.test_client()
+        .post("/auth/login", json={"tenant": "acme", "username": "carol", "password": PASSWORD})
+        .get_json()
+    )
+    guesses = 20
+    passwords = services(app).passwords
+    original = passwords.verify
+    # Every guess let through waits at the verify for the others, up to a few seconds: all
+    # of them when the count lags behind the checks, five when it does not.
+    all_in = threading.Barrier(guesses, timeout=3)
+
+    def verify_once_all_are_in(password_hash, password):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            all_in.wait()
+        return original(password_hash, password)
+
+    monkeypatch.setattr(passwords, "verify", verify_once_all_are_in)
+
+    def guess(n):
+        return app.test_client().post(
+            "/auth/password",
+            json={"current_password": f"guess-number-{n}-long", "new_password": "plum-otter-kettle-58"},
+            headers=bearer(tokens["access_token"]),
+        )
+
+    with ThreadPoolExecutor(guesses) as pool:
+        answers = list(pool.map(guess, range(guesses)))
+
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(403) == 5, statuses  # password_change_limit_per_session: 5 per 15 minutes
+    assert statuses.count(429) == guesses - 5
+    assert all(int(a.headers["Retry-After"]) >= 1 for a in answers if a.status_code == 429)
 
 
 def test_weak_new_passwords_do_not_use_up_the_guesses(api, stolen_session):

@@ -7,14 +7,17 @@ from __future__ import annotations
 import os
 import random
 import statistics
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from itertools import count
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from app.provisioning import create_tenant
 from app.services import services
 from models import AuditEvent
 from tests.conftest import PASSWORD, real_limits
@@ -340,3 +343,95 @@ def test_an_attempt_without_a_verdict_is_not_counted(storage):
     assert store.admit(account) == 0  # the second: still free
     assert store.admit(account) == 0  # the third is counted and sets the wait
     assert store.admit(account) > 0
+
+
+def test_a_stalled_failed_login_holds_up_no_other_failure_of_its_account(postgres_app):
+    """Unknown names of a tenant share one audit event. Were its row locked across round
+    trips (lock, update, commit), a worker busy elsewhere between them (a gevent worker
+    running another request's argon2) would keep every other unknown name waiting, while an
+    existing user's failure, counted in an event of its own, answers at once: under a flood
+    an unknown name would answer slower, an enumeration oracle. Here one failure stalls
+    after each statement it sends on the audit table; another still answers at once."""
+    app = postgres_app
+    with services(app).database.sessions() as session, session.begin():
+        create_tenant(session, "acme", "Acme Corp")
+    failed = app.test_client().post("/auth/login", json=body(username="ghost0"))
+    assert failed.status_code == 401  # the tenant's event for unknown names exists now
+    stalled, release = threading.Event(), threading.Event()
+    stalling_thread = []
+
+    def stall_after_audit_statements(conn, cursor, statement, parameters, context, executemany):
+        if threading.get_ident() in stalling_thread and "audit_events" in statement:
+            stalled.set()
+            release.wait(timeout=10)
+
+    engine = services(app).database.engine
+    event.listen(engine, "after_cursor_execute", stall_after_audit_statements)
+    try:
+
+        def stalled_failure():
+            stalling_thread.append(threading.get_ident())
+            return app.test_client().post("/auth/login", json=body(username="ghost1")).status_code
+
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(stalled_failure)
+            assert stalled.wait(timeout=10)
+            started = time.perf_counter()
+            other = app.test_client().post("/auth/login", json=body(username="ghost2"))
+            took = time.perf_counter() - started
+            release.set()
+            assert first.result(timeout=20) == 401
+    finally:
+        release.set()
+        event.remove(engine, "after_cursor_execute", stall_after_audit_statements)
+
+    assert other.status_code == 401
+    assert took < 1.5, f"waited {took:.1f} s for a stalled failure's lock"
+    with services(app).database.sessions() as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.login.failed")).all()
+    assert [e.details["count"] for e in events] == [3]  # all three counted, in one event
+    assert events[0].details["reasons"] == {"unknown_user": 3}
+
+
+def test_concurrent_first_failures_of_a_window_make_one_event(postgres_app):
+    """The window's first failures, arriving together, wait for the one that makes the event
+    and count into it: one event, not one each. Here the first one finds no event and stalls
+    before making one until ten others are done (a few seconds at most)."""
+    app = postgres_app
+    with services(app).database.sessions() as session, session.begin():
+        create_tenant(session, "acme", "Acme Corp")
+    found_none, others_done = threading.Event(), threading.Semaphore(0)
+    first_thread = []
+
+    def stall_once_none_is_found(conn, cursor, statement, parameters, context, executemany):
+        stalls = threading.get_ident() in first_thread and not found_none.is_set()
+        if stalls and statement.startswith("UPDATE audit_events") and cursor.rowcount == 0:
+            found_none.set()
+            for _ in range(10):  # until the others are done (a few seconds at most)
+                others_done.acquire(timeout=5)
+
+    def fail(name):
+        try:
+            return app.test_client().post("/auth/login", json=body(username=name)).status_code
+        finally:
+            others_done.release()
+
+    def first_failure():
+        first_thread.append(threading.get_ident())
+        return app.test_client().post("/auth/login", json=body(username="ghost")).status_code
+
+    engine = services(app).database.engine
+    event.listen(engine, "after_cursor_execute", stall_once_none_is_found)
+    try:
+        with ThreadPoolExecutor(11) as pool:
+            first = pool.submit(first_failure)
+            assert found_none.wait(timeout=10)
+            others = list(pool.map(fail, [f"ghost{n}" for n in range(10)]))
+            assert first.result(timeout=20) == 401
+    finally:
+        event.remove(engine, "after_cursor_execute", stall_once_none_is_found)
+
+    assert set(others) == {401}
+    with services(app).database.sessions() as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.login.failed")).all()
+    assert [e.details["count"] for e in events] == [11]
