@@ -1,4 +1,4 @@
-"""The README works in a fresh clone: its links stay inside the repository."""
+"""The README and docs/ work in a fresh clone: their links and paths stay inside the repository."""
 
 from __future__ import annotations
 
@@ -6,6 +6,11 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# A path the documents name in backticks, e.g. `app/security/tokens.py` or `tests/test_x.py:name`.
+REPOSITORY_PATH = re.compile(r"`((?:app|models|policies|alembic|tests|benchmarks|docs|\.ci)/[^`\s:]*)")
+# The project's shared notes (the contract's own text among them) live beside the repository.
+OUTSIDE_PATH = re.compile(r"(?<![\w.-])(?:shared/|/work/|~/)")
 
 
 def test_every_readme_link_is_a_file_of_the_repository():
@@ -43,3 +48,55 @@ def test_every_shell_variable_of_the_walk_through_is_in_its_table():
 
     assert {"API", "ACME", "TOKEN"} <= used
     assert used <= in_table, f"missing from the walk-through's table: {sorted(used - in_table)}"
+
+
+def _slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(document: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", document.read_text(), flags=re.S)
+    return {_slug(heading) for heading in re.findall(r"(?m)^#{1,6} (.+)$", text)}
+
+
+def test_every_link_of_the_docs_resolves_inside_the_repository():
+    """Each Markdown link of README.md and docs/*.md names a file of the repository, read
+    from the linking file's own folder, and an anchor names a heading of that file."""
+    checked = 0
+    for document in DOCUMENTS:
+        for target in re.findall(r"\]\(([^)\s]+)\)", document.read_text()):
+            where = f"{document.relative_to(ROOT)}: {target}"
+            assert "://" not in target, f"{where} leaves the repository"
+            assert not target.startswith(("/", "mailto:")), f"{where} leaves the repository"
+            file_part, _, anchor = target.partition("#")
+            path = (document.parent / file_part).resolve() if file_part else document
+            assert path.is_relative_to(ROOT), f"{where} leaves the repository"
+            assert path.exists(), f"{where} is not in the repository"
+            if anchor and path.suffix == ".md":
+                assert anchor in _anchors(path), f"{where}: no such heading in {path.relative_to(ROOT)}"
+            checked += 1
+
+    assert checked >= 10, "the documents link to one another"
+
+
+def test_no_document_names_a_path_outside_the_repository():
+    """Notes kept beside the repository (the shared contract among them) are not shipped with
+    it: a fresh clone must not send its reader there."""
+    for document in DOCUMENTS:
+        for number, line in enumerate(document.read_text().splitlines(), 1):
+            found = OUTSIDE_PATH.search(line)
+            where = f"{document.relative_to(ROOT)}:{number}"
+            assert found is None, f"{where} names a path outside the repository: {line.strip()}"
+
+
+def test_every_repository_path_the_docs_name_exists():
+    named = 0
+    for document in DOCUMENTS:
+        for path in REPOSITORY_PATH.findall(document.read_text()):
+            path = path.rstrip(".,")
+            exists = any(ROOT.glob(path)) if "*" in path else (ROOT / path).exists()
+            assert exists, f"{document.relative_to(ROOT)} names {path}, which is not in the repository"
+            named += 1
+
+    assert named >= 20
