@@ -16,13 +16,16 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
+import sqlalchemy.exc
 
+from app import create_app
 from app.database import database
 from app.database_bounds import CONNECT_TIMEOUT_SECONDS, FAIL_FAST_SECONDS
 from app.provisioning import builtin_role, create_tenant, create_user
 from app.security import passwords
 from app.services import services
 from policies import BuiltinRole
+from tests.databases import fresh_database, upgrade
 from tests.servers import CLIENT_SECRET_KEY, production_server, seeding_app
 
 PASSWORD = "fault-test-password"
@@ -200,3 +203,48 @@ def test_a_frozen_database_is_a_503_within_the_bound_readiness_included(service,
 
     assert_all_served(base, tenant_id)
     print(f"frozen: 503s in {[round(t, 2) for t in timings]}; recovered {recovery:.2f}s after SIGCONT")
+
+
+def test_a_request_that_waits_out_the_pool_is_a_503_within_the_bound(tmp_path, make_settings):
+    """Every pooled connection busy (each held by a request stuck on a lock or a frozen
+    server): the next request gives up after the pool timeout with a 503, not a 500."""
+    bound = 0.5
+    with fresh_database(tmp_path, "pool") as url:
+        upgrade(url)
+        app = create_app(make_settings(database_url=url, database_timeout=bound), TESTING=True)
+        engine = services(app).database.engine
+        with app.app_context(), database().sessions() as session:
+            tenant = create_tenant(session, "acme", "Acme")
+            create_user(session, tenant, "alice", passwords().hash(PASSWORD))
+            session.commit()
+        api = app.test_client()
+        body = {"tenant": "acme", "username": "alice", "password": PASSWORD}
+        token = api.post("/auth/login", json=body).get_json()["access_token"]
+        held = []
+        try:
+            while True:  # take every slot the pool has, overflow included
+                held.append(engine.connect())
+        except sqlalchemy.exc.TimeoutError:
+            pass
+        try:
+            answers = []
+            for method, path, headers in [
+                ("GET", "/auth/me", {"Authorization": f"Bearer {token}"}),  # the epoch's reader
+                ("POST", "/auth/login", {}),  # a session's checkout
+            ]:
+                started = time.monotonic()
+                response = api.open(
+                    path, method=method, headers=headers, json=body if method == "POST" else None
+                )
+                answers.append((path, response, time.monotonic() - started))
+        finally:
+            for connection in held:
+                connection.close()
+            engine.dispose()
+
+    for path, response, seconds in answers:
+        assert response.status_code == 503, (path, response.get_json())
+        assert response.mimetype == "application/problem+json"
+        assert response.get_json()["code"] == "service_unavailable"
+        assert int(response.headers["Retry-After"]) > 0
+        assert seconds < bound + 1.0, (path, seconds)
