@@ -8,8 +8,9 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 from flask import Flask, g
-from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -110,8 +111,9 @@ class Database:
     def _autocommit_connection(self) -> Any:
         try:
             connection = self.engine.raw_connection()
-        except (DBAPIError, self.engine.dialect.loaded_dbapi.Error):
-            # raw_connection() raises the driver's own errors (psycopg's), not SQLAlchemy's.
+        except (DBAPIError, PoolTimeout, self.engine.dialect.loaded_dbapi.Error):
+            # raw_connection() raises the driver's own errors (psycopg's), not SQLAlchemy's;
+            # every slot of the pool busy past the bound is an outage too.
             raise DatabaseUnavailable("The database is not answering.") from None
         driver: Any = connection.driver_connection  # the DB-API driver's own connection
         if hasattr(driver, "autocommit"):
@@ -123,7 +125,11 @@ def make_engine(url: str, timeout: float | None = None) -> Engine:
     """An engine whose every wait gives up after `timeout` seconds (None: migrations, which
     may legitimately run long, wait as long as their statements take)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        # A file's pool (QueuePool) waits for a slot as long as the bound; an in-memory
+        # database has one connection per thread and no such wait.
+        in_memory = make_url(url).database in (None, "", ":memory:")
+        pool = {} if timeout is None or in_memory else {"pool_timeout": timeout}
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         _use_real_sqlite_transactions(engine, DEFAULT_SQLITE_BUSY_SECONDS if timeout is None else timeout)
         return engine
     if timeout is None:

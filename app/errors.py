@@ -11,6 +11,7 @@ from flask import Flask, Response, json
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.database_bounds import NotAnswering
@@ -136,6 +137,15 @@ def register_error_handlers(app: Flask) -> None:
             return _unexpected(exc)  # a broken query is a bug, not an outage
         # Connection-level failures (server down, timeout, lock wait): the client may retry.
         log.warning("database unavailable: %s", type(exc.orig).__name__ if exc.orig else "unknown")
+        return _unavailable()
+
+    @app.errorhandler(PoolTimeout)
+    def _pool_exhausted(_exc: PoolTimeout) -> Response:
+        # Every pooled connection stayed busy past the bound (a slow or frozen database).
+        log.warning("database unavailable: no pooled connection within the bound")
+        return _unavailable()
+
+    def _unavailable() -> Response:
         return problem_response(
             503,
             "service_unavailable",

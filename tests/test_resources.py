@@ -99,3 +99,43 @@ def test_members_cannot_read_or_write_resources(client, acme, auth_headers):
 
     assert client.get(url(acme), headers=member).status_code == 403
     assert client.put(url(acme), json={}, headers=member).status_code == 403
+
+
+def test_the_same_new_resource_put_at_once_is_a_201_and_200s(postgres_app):
+    """A PUT is idempotent: identical requests racing to register one resource answer 201 and
+    200, never 409 (the loser of the insert replaces what the winner wrote). PostgreSQL only:
+    SQLite serialises writers."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.provisioning import builtin_role, create_tenant, create_user
+    from app.services import services
+    from policies import BuiltinRole
+    from tests.conftest import PASSWORD, bearer
+
+    app = postgres_app
+    with services(app).database.sessions() as session, session.begin():
+        acme = create_tenant(session, "acme", "Acme")
+        admin = builtin_role(session, acme, BuiltinRole.ADMIN)
+        create_user(session, acme, "alice", services(app).passwords.hash(PASSWORD), roles=[admin])
+        acme_id = acme.id
+    login = {"tenant": "acme", "username": "alice", "password": PASSWORD}
+    headers = bearer(app.test_client().post("/auth/login", json=login).get_json()["access_token"])
+    racers = 6
+
+    for round_ in range(4):  # the race is narrow; several rounds, each a new resource
+        start = threading.Barrier(racers)
+
+        def put(
+            _: int,
+            path: str = f"/tenants/{acme_id}/resources/invoices/race-{round_}",
+            start: threading.Barrier = start,
+        ) -> int:
+            client = app.test_client()
+            start.wait()
+            return client.put(path, json={"properties": {"amount": 10}}, headers=headers).status_code
+
+        with ThreadPoolExecutor(racers) as pool:
+            statuses = sorted(pool.map(put, range(racers)))
+
+        assert statuses == [200] * (racers - 1) + [201]

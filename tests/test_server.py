@@ -94,3 +94,19 @@ def test_a_chunked_body_under_the_limit_is_read_whole(server):
     status = raw_post(server, "/auth/login", "Transfer-Encoding: chunked\r\n", chunked(body, size=7))
 
     assert status.startswith(b"HTTP/1.1 401 ")  # parsed whole: the credentials were checked
+
+
+def test_a_decision_batch_has_its_larger_limit_however_it_is_framed(server):
+    """The decision API takes bodies up to AUTHZ_DECISION_MAX_BODY_BYTES (1 MiB), chunked or not:
+    a 100 KB batch is read whole either way (here: on to the token check), 1.1 MB is a 413."""
+    path = "/access/v1/evaluations"
+    batch = b'{"evaluations": [' + b",".join([b'{"action": {"name": "read"}}'] * 4000) + b"]}"
+    assert 65_536 < len(batch) < 1_048_576
+
+    with_length = raw_post(server, path, f"Content-Length: {len(batch)}\r\n", [batch])
+    streamed = raw_post(server, path, "Transfer-Encoding: chunked\r\n", chunked(batch))
+    too_large = raw_post(server, path, "Transfer-Encoding: chunked\r\n", chunked(b" " * 1_100_000 + batch))
+
+    assert with_length.startswith(b"HTTP/1.1 401 ")
+    assert streamed.startswith(b"HTTP/1.1 401 ")
+    assert too_large.startswith(b"HTTP/1.1 413 ")

@@ -61,9 +61,14 @@ class SearchOut(BaseModel):
     page: dict[str, Any]
 
 
-@bp.before_request
-def _larger_bodies() -> None:
-    """A batch of 1,000 evaluations is larger than other routes' bodies (Flask reads this per request)."""
+@bp.url_value_preprocessor
+def _larger_bodies(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    """A batch of 1,000 evaluations is larger than other routes' bodies (Flask reads this per request).
+
+    Set before every `before_request` hook (Flask runs URL value preprocessors first): the
+    app's own hook reads a chunked body up to the limit (app.http.bound_streamed_body), and
+    a blueprint's `before_request` would come after it.
+    """
     request.max_content_length = settings().decision_max_body_bytes
 
 

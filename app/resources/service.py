@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit import AuditAction, record
@@ -49,9 +50,7 @@ def put_resource(
             resource = get_resource(session, tenant_id, type, external_id)
             created = False
         except NotFound:
-            resource = Resource(tenant_id=tenant_id, type=type, external_id=external_id)
-            session.add(resource)
-            created = True
+            resource, created = _register(session, tenant_id, type, external_id)
         resource.owner_id = owner_id
         resource.properties = properties
         resource.updated_at = utcnow()
@@ -64,6 +63,18 @@ def put_resource(
             details={"type": type, "id": external_id, "owner_id": str(owner_id) if owner_id else None},
         )
     return resource, created
+
+
+def _register(session: Session, tenant_id: uuid.UUID, type: str, external_id: str) -> tuple[Resource, bool]:
+    """A new resource (True), or the one a concurrent PUT registered meanwhile (False): a PUT
+    is idempotent, so losing the insert race replaces what the winner wrote, no 409."""
+    resource = Resource(tenant_id=tenant_id, type=type, external_id=external_id, properties={})
+    try:
+        with session.begin_nested():  # a failed INSERT must not end the whole transaction
+            session.add(resource)
+    except IntegrityError:
+        return get_resource(session, tenant_id, type, external_id), False
+    return resource, True
 
 
 def delete_resource(
