@@ -16,7 +16,7 @@ from app.openapi_document import openapi_path
 from app.resources import service as resources_service
 from app.schemas import StrictBody, TenantPath, _refuse_null
 from policies import Permission, route_policies, tenant_scoped
-from policies.problems import PROBLEM_CODES, NotFound
+from policies.problems import PROBLEM_CODES
 from tests.conftest import real_limits
 from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory, TenantFactory, UserFactory
 
@@ -373,10 +373,6 @@ def test_the_token_endpoints_429_is_the_oauth_error_its_document_describes(make_
     assert answers[-1].get_json()["error"] in oauth_error["properties"]["error"]["enum"]
 
 
-def _raise_not_found(*_args, **_kwargs):
-    raise NotFound()
-
-
 @pytest.mark.parametrize(
     ("collide", "path", "method", "send"),
     [
@@ -389,16 +385,6 @@ def _raise_not_found(*_args, **_kwargs):
                 f"/tenants/{tid}/clients", json={"name": "sync", "scopes": []}, headers=headers
             ),
             id="createClient",
-        ),
-        pytest.param(
-            # two PUTs registering one resource at once: neither saw the other's row
-            lambda monkeypatch: monkeypatch.setattr(resources_service, "get_resource", _raise_not_found),
-            "/tenants/{tid}/resources/{type}/{resource_id}",
-            "put",
-            lambda api, tid, headers: api.put(
-                f"/tenants/{tid}/resources/invoices/inv-1", json={}, headers=headers
-            ),
-            id="putResource",
         ),
     ],
 )
@@ -416,3 +402,21 @@ def test_a_conflict_an_operation_can_answer_is_documented(
     assert second.status_code == 409, second.get_json()
     assert second.mimetype == "application/problem+json"
     assert "409" in document["paths"][path][method]["responses"]
+
+
+def test_the_conflict_of_a_resource_put_is_documented(client, document, auth_headers, monkeypatch):
+    """Two PUTs racing to register one resource no longer conflict (the loser replaces what
+    the winner wrote); an owner deleted between its check and the write still does."""
+    tenant = TenantFactory()
+    headers = auth_headers(UserFactory(tenant=tenant, roles=["admin"]))
+    monkeypatch.setattr(resources_service, "get_in_tenant", lambda *_args, **_kwargs: None)
+
+    response = client.put(
+        f"/tenants/{tenant.id}/resources/invoices/inv-1",
+        json={"owner_id": "00000000-0000-4000-8000-000000000000"},
+        headers=headers,
+    )
+
+    assert response.status_code == 409, response.get_json()
+    assert response.mimetype == "application/problem+json"
+    assert "409" in document["paths"]["/tenants/{tid}/resources/{type}/{resource_id}"]["put"]["responses"]
