@@ -44,7 +44,7 @@ TOKEN_ENDPOINT = "oauth.token"
 
 @bp.post(
     "/token",
-    responses={200: TokenOut, 400: OAuthErrorOut, 401: OAuthErrorOut, 429: OAuthErrorOut},
+    responses={200: TokenOut, 400: OAuthErrorOut, 401: OAuthErrorOut},
     operation_id="issueToken",
     # client_secret_basic, or client_secret_post in the body (no scheme describes that one)
     security=[{BASIC_SCHEME: []}, {}],
@@ -56,7 +56,8 @@ def token() -> Response:
     """Exchange a client's id and secret (HTTP Basic or the body) for an access token.
 
     Form or JSON body: `grant_type=client_credentials`, optional `scope` (space-separated,
-    a subset of the client's scopes). Errors are RFC 6749 §5.2 `{"error", "error_description"}`.
+    a subset of the client's scopes). Errors are RFC 6749 §5.2 `{"error", "error_description"}`;
+    over a rate limit, a 429 problem `rate_limited` that also carries `"error": "slow_down"`.
     """
     params = request_params()
     credentials = client_credentials_from_request(params)
@@ -107,7 +108,7 @@ def _problem(exc: Problem) -> Response:
 def _rate_limited(exc: RateLimitExceeded) -> Response:
     _scope, retry_after = refusal_of(exc)
     if request.endpoint == TOKEN_ENDPOINT:
-        return render_oauth_error(slow_down(retry_after))
+        return no_store(render_problem(slow_down(retry_after)))
     return render_problem(RateLimited(retry_after))
 
 
