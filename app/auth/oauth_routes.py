@@ -74,8 +74,10 @@ def token() -> Response:
     security=[{BASIC_SCHEME: []}, {BEARER_SCHEME: []}],
     openapi_extensions={"requestBody": introspection_request_body_schema()},
 )
-@client_or_token(Permission.TOKENS_INTROSPECT, Permission.PLATFORM_READ)
+# Over the policy, not under it: the policy checks the client's secret, and API.md wants
+# the 429 before any secret is checked (guesses at a client's secret are counted per client).
 @introspect_limits()
+@client_or_token(Permission.TOKENS_INTROSPECT, Permission.PLATFORM_READ)
 def introspect() -> Response:
     """Is this token active? A form `token` (JSON is accepted too).
 

@@ -249,6 +249,33 @@ def test_introspection_is_limited_per_caller(make_client, make_settings, acme):
     assert api.post("/auth/introspect", data={"token": "x"}, headers=other_headers).status_code == 200
 
 
+def test_introspection_counts_a_client_secret_guess_before_checking_it(make_client, make_settings, acme):
+    """API.md: beyond a limit, 429 before any secret is checked. Introspection authenticates
+    a client by its secret: guesses at it are counted per client_id, like the token endpoint's."""
+    api = make_client(make_settings(**{**real_limits(), "introspect_limit_per_caller": "3 per minute"}))
+    reader = ClientFactory(tenant=acme, scopes=["tokens:introspect"])
+    wrong = basic(reader.client_id, "not-the-secret")
+    guesses = [
+        api.post(
+            "/auth/introspect",
+            data={"token": "x"},
+            headers=wrong,
+            environ_base={"REMOTE_ADDR": f"10.7.0.{n}"},
+        )
+        for n in range(3)
+    ]
+    assert {g.status_code for g in guesses} == {401}
+
+    right = api.post(
+        "/auth/introspect", data={"token": "x"}, headers=basic(reader.client_id, DEFAULT_CLIENT_SECRET)
+    )
+
+    assert right.status_code == 429  # the right secret too: no oracle, no secret check
+    assert right.mimetype == "application/problem+json"
+    assert right.get_json()["code"] == "rate_limited"
+    assert int(right.headers["Retry-After"]) >= 1
+
+
 def test_the_suite_settings_keep_the_limits_out_of_the_way(client, acme):
     """Other tests log in from one address thousands of times: their app's limits are loose,
     while these files test the shipped defaults (tests/conftest.py GENEROUS_LIMITS)."""
