@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
+from app.clients.oauth import SLOW_DOWN
+from app.security.login_backoff import RateLimited
 from policies import RouteEntry
 from policies.catalog import DESCRIPTIONS, TENANT_PERMISSIONS
 from policies.problems import PROBLEM_CODES
@@ -31,16 +33,17 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 JSON_MEDIA_TYPE = "application/json"
 PROBLEM_REF = "#/components/schemas/Problem"
 OAUTH_ERROR_REF = "#/components/schemas/OAuthError"
+OAUTH_PROBLEM_REF = "#/components/schemas/OAuthProblem"
 
 BEARER_SCHEME = "bearerAuth"
 BASIC_SCHEME = "clientBasic"
 OAUTH2_SCHEME = "oauth2ClientCredentials"
 TOKEN_URL = "/auth/token"
 
-# An operation whose errors are RFC 6749 §5.2 objects rather than problems (the token endpoint).
+# An operation whose errors are RFC 6749 §5.2 objects rather than problems (the token endpoint;
+# its 429 is both: OAuthProblem).
 OAUTH_ERRORS_EXTENSION = "x-oauth-errors"
-# RFC 6749 §5.2 and RFC 7662 §2.3 error codes, and `slow_down` (RFC 8628 §3.5), the token
-# endpoint's answer to a rate-limited request (app.clients.oauth.slow_down).
+# RFC 6749 §5.2 and RFC 7662 §2.3 error codes, sent as application/json OAuthError objects.
 OAUTH_ERROR_CODES = [
     "invalid_request",
     "invalid_client",
@@ -48,7 +51,6 @@ OAUTH_ERROR_CODES = [
     "unauthorized_client",
     "unsupported_grant_type",
     "invalid_scope",
-    "slow_down",
 ]
 
 WRITE_METHODS = frozenset({"post", "put", "patch"})
@@ -118,6 +120,25 @@ def oauth_error_schema() -> dict[str, Any]:
         "required": ["error"],
         "properties": {
             "error": {"type": "string", "enum": OAUTH_ERROR_CODES},
+            "error_description": {"type": "string"},
+        },
+    }
+
+
+def oauth_problem_schema() -> dict[str, Any]:
+    """The token endpoint's 429 (app.clients.oauth.slow_down): exactly the members it sends."""
+    problem = problem_schema()
+    base = {name: problem["properties"][name] for name in ("type", "title", "status", "detail")}
+    return {
+        "title": "OAuthProblem",
+        "description": "The token endpoint's 429: the RFC 9457 problem `rate_limited` that also "
+        "carries the RFC 6749 §5.2 members, so that OAuth clients read `error` from it.",
+        "type": "object",
+        "required": [*problem["required"], "error", "error_description"],
+        "properties": {
+            **base,
+            "code": {"type": "string", "enum": [RateLimited.code]},
+            "error": {"type": "string", "enum": [SLOW_DOWN]},
             "error_description": {"type": "string"},
         },
     }
@@ -213,12 +234,12 @@ def security_requirements(policy: RoutePolicy) -> list[dict[str, list[str]]]:
 
 def _error_response(status: int, oauth: bool) -> dict[str, Any]:
     response: dict[str, Any] = {"description": HTTPStatus(status).phrase}
-    if oauth and status not in (429, 503):
+    if oauth and status == 429:  # the token endpoint's limiter: a problem in RFC 6749 form too
+        response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": OAUTH_PROBLEM_REF}}}
+    elif oauth and status != 503:
         response["content"] = {JSON_MEDIA_TYPE: {"schema": {"$ref": OAUTH_ERROR_REF}}}
     else:
         response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_REF}}}
-    if oauth and status == 429:  # the token endpoint's own limiter answers in RFC 6749 form
-        response["content"][JSON_MEDIA_TYPE] = {"schema": {"$ref": OAUTH_ERROR_REF}}
     headers = {}
     if status == 401:
         headers["WWW-Authenticate"] = {
@@ -368,6 +389,7 @@ def complete_document(
     schemas["Problem"] = problem_schema()
     schemas["FieldError"] = field_error_schema()
     schemas["OAuthError"] = oauth_error_schema()
+    schemas["OAuthProblem"] = oauth_problem_schema()
     components["securitySchemes"] = security_schemes()
 
     paths: dict[str, Any] = spec.get("paths", {})

@@ -138,7 +138,8 @@ PROBLEM_CODES: dict[str, str] = {
     "a built-in role, a concurrent change).",
     "payload_too_large": "The request body is larger than the service accepts.",
     "unsupported_media_type": "The request body must be `application/json`.",
-    "rate_limited": "Too many requests; retry after the number of seconds in `Retry-After`.",
+    "rate_limited": "Too many requests; retry after the number of seconds in `Retry-After`. "
+    "The token endpoint's also carries RFC 6749's `error` (`slow_down`) and `error_description`.",
     "http_error": "Another HTTP error.",
     "internal_error": "The server failed; the response carries no detail, the operators' log does.",
     "service_unavailable": "A dependency (the database) is unreachable; retry after `Retry-After`.",

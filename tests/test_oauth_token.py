@@ -8,6 +8,7 @@ JSON-only rule (app/http.py); the same requests as JSON are tested alongside.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -18,14 +19,17 @@ import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.integrations.requests_client import OAuthError as AuthlibOAuthError
+from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
+from app import create_app
 from app.clients.service import hash_client_secret
 from app.provisioning import create_tenant, create_user, roles_by_name
 from app.services import services
 from models import AuditEvent, Client, Project
 from tests.conftest import PASSWORD, bearer
+from tests.databases import fresh_database, upgrade
 from tests.factories import ProjectFactory, TenantFactory
 from tests.matrix_world import verified_claims
 
@@ -481,13 +485,13 @@ def test_a_suspended_tenants_client_token_is_refused(client, db, acme, client_to
 LIVE_SECRET = "live-test-secret-" + "s" * 32
 
 
-@pytest.fixture
-def live(committing_app) -> Iterator[dict[str, Any]]:
-    """The app served over HTTP on 127.0.0.1, on its own committing database, with a tenant,
-    a project and a client whose secret is known."""
-    key = services(committing_app).client_secret_key
-    passwords = services(committing_app).passwords
-    with services(committing_app).database.sessions() as session, session.begin():
+@contextlib.contextmanager
+def serving(app: Flask) -> Iterator[dict[str, Any]]:
+    """`app` (on a committing database of its own) served over HTTP on 127.0.0.1, with a
+    tenant, a project and a client whose secret is known."""
+    key = services(app).client_secret_key
+    passwords = services(app).passwords
+    with services(app).database.sessions() as session, session.begin():
         acme = create_tenant(session, "acme", "Acme")
         (admin_role,) = roles_by_name(session, acme, ["admin"]).values()
         owner = create_user(session, acme, "admin", passwords.hash(PASSWORD), roles=[admin_role])
@@ -503,7 +507,7 @@ def live(committing_app) -> Iterator[dict[str, Any]]:
             )
         )
         tenant_id = acme.id
-    server = make_server("127.0.0.1", 0, committing_app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -511,6 +515,25 @@ def live(committing_app) -> Iterator[dict[str, Any]]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def live(committing_app) -> Iterator[dict[str, Any]]:
+    with serving(committing_app) as server:
+        yield server
+
+
+@pytest.fixture
+def live_throttled(tmp_path, make_settings) -> Iterator[dict[str, Any]]:
+    """`live` whose token endpoint lets a client in once a minute."""
+    with fresh_database(tmp_path, "throttled") as url:
+        upgrade(url)
+        app = create_app(make_settings(database_url=url, token_limit_per_client="1 per minute"), TESTING=True)
+        try:
+            with serving(app) as server:
+                yield server
+        finally:
+            services(app).database.engine.dispose()
 
 
 @pytest.mark.parametrize("auth_method", ["client_secret_basic", "client_secret_post"])
@@ -540,6 +563,23 @@ def test_authlib_reads_our_invalid_client_error(live):
         oauth.fetch_token(live["base"] + TOKEN_URL, grant_type="client_credentials", timeout=10)
 
     assert refused.value.error == "invalid_client"
+
+
+def test_authlib_reads_slow_down_from_the_token_endpoints_429(live_throttled):
+    """The 429 is a problem (application/problem+json) carrying RFC 6749's `error`: an OAuth
+    client library reads it as the OAuth error `slow_down`, whatever the media type."""
+    answers: list[requests.Response] = []
+    with OAuth2Session("cli_live", LIVE_SECRET, token_endpoint_auth_method="client_secret_basic") as oauth:
+        oauth.hooks["response"].append(lambda response, *_args, **_kwargs: answers.append(response))
+        oauth.fetch_token(live_throttled["base"] + TOKEN_URL, grant_type="client_credentials", timeout=10)
+        with pytest.raises(AuthlibOAuthError) as refused:
+            oauth.fetch_token(live_throttled["base"] + TOKEN_URL, grant_type="client_credentials", timeout=10)
+
+    assert [a.status_code for a in answers] == [200, 429]
+    assert answers[1].headers["Content-Type"] == "application/problem+json"
+    assert answers[1].json()["code"] == "rate_limited"
+    assert refused.value.error == "slow_down"
+    assert refused.value.description.startswith("Too many requests; retry after ")
 
 
 def test_a_json_token_request_over_http_then_a_protected_call(live):

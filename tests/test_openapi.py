@@ -110,8 +110,13 @@ def test_every_error_is_a_problem_except_the_token_endpoints_own(document):
     oauth = {"schema": {"$ref": "#/components/schemas/OAuthError"}}
     assert token["400"]["content"] == {"application/json": oauth}
     assert token["401"]["content"] == {"application/json": oauth}
+    # over a rate limit, the contract's problem, carrying RFC 6749's members as well
+    assert token["429"]["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/OAuthProblem"}}
+    }
     introspect = document["paths"]["/auth/introspect"]["post"]["responses"]
     assert introspect["401"]["content"] == {"application/json": oauth, **PROBLEM}
+    assert introspect["429"]["content"] == PROBLEM
 
 
 def test_401_and_429_document_their_headers(document):
@@ -358,19 +363,53 @@ def test_swagger_uis_authorize_request_gets_a_client_credentials_token(
     assert response.get_json()["scope"] == "projects:read"
 
 
-def test_the_token_endpoints_429_is_the_oauth_error_its_document_describes(make_client, make_settings, db):
-    """The token endpoint's own limiter answers `{"error": "slow_down"}`: a code its schema names."""
+def documented_body(document, path: str, status: str, answer) -> dict:
+    """The schema `document` gives `answer`'s status and media type on `path` (a POST)."""
+    content = document["paths"][path]["post"]["responses"][status]["content"]
+    assert set(content) == {answer.mimetype}, f"{path} {status} is sent as {answer.mimetype}"
+    return document["components"]["schemas"][content[answer.mimetype]["schema"]["$ref"].rsplit("/", 1)[1]]
+
+
+def assert_matches(body: dict, schema: dict) -> None:
+    """`body` holds every member `schema` requires, only members it names, each of its enums."""
+    assert set(schema["required"]) <= set(body) <= set(schema["properties"]), sorted(body)
+    for name, value in body.items():
+        if "enum" in schema["properties"][name]:
+            assert value in schema["properties"][name]["enum"], (name, value)
+
+
+def test_the_token_endpoints_429_is_the_problem_its_document_describes(make_client, make_settings, db):
+    """The token endpoint's own limiter answers the problem `rate_limited` with RFC 6749's
+    `error: slow_down`: exactly what its document's schema (OAuthProblem) requires and names."""
     api = make_client(make_settings(**real_limits()))
     answers = [
         api.post("/auth/token", data={"grant_type": "client_credentials"}, auth=(f"cli_unknown_{n}", "x"))
         for n in range(61)
     ]
-    documented = api.get("/openapi.json").get_json()
-    too_many = documented["paths"]["/auth/token"]["post"]["responses"]["429"]["content"]["application/json"]
-    oauth_error = documented["components"]["schemas"][too_many["schema"]["$ref"].rsplit("/", 1)[1]]
+    document = api.get("/openapi.json").get_json()
+    schema = documented_body(document, "/auth/token", "429", answers[-1])
 
     assert answers[-1].status_code == 429
-    assert answers[-1].get_json()["error"] in oauth_error["properties"]["error"]["enum"]
+    assert_matches(answers[-1].get_json(), schema)
+    assert schema["properties"]["code"]["enum"] == ["rate_limited"]
+    assert schema["properties"]["error"]["enum"] == ["slow_down"]
+    assert {"code", "error", "error_description", "detail"} <= set(schema["required"])
+    # slow_down is never sent as an application/json OAuthError any more
+    assert "slow_down" not in document["components"]["schemas"]["OAuthError"]["properties"]["error"]["enum"]
+
+
+def test_introspections_429_is_the_problem_its_document_describes(make_client, make_settings, acme):
+    api = make_client(make_settings(**{**real_limits(), "introspect_limit_per_caller": "1 per minute"}))
+    reader = ClientFactory(tenant=acme, scopes=["tokens:introspect"])
+    answers = [
+        api.post("/auth/introspect", data={"token": "x"}, auth=(reader.client_id, DEFAULT_CLIENT_SECRET))
+        for _ in range(2)
+    ]
+    document = api.get("/openapi.json").get_json()
+
+    assert [a.status_code for a in answers] == [200, 429]
+    assert_matches(answers[-1].get_json(), documented_body(document, "/auth/introspect", "429", answers[-1]))
+    assert answers[-1].get_json()["code"] == "rate_limited"
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,7 @@ TOKEN_ENDPOINT = "oauth.token"
 
 @bp.post(
     "/token",
-    responses={200: TokenOut, 400: OAuthErrorOut, 401: OAuthErrorOut, 429: OAuthErrorOut},
+    responses={200: TokenOut, 400: OAuthErrorOut, 401: OAuthErrorOut},
     operation_id="issueToken",
     # client_secret_basic, or client_secret_post in the body (no scheme describes that one)
     security=[{BASIC_SCHEME: []}, {}],
@@ -56,7 +56,8 @@ def token() -> Response:
     """Exchange a client's id and secret (HTTP Basic or the body) for an access token.
 
     Form or JSON body: `grant_type=client_credentials`, optional `scope` (space-separated,
-    a subset of the client's scopes). Errors are RFC 6749 §5.2 `{"error", "error_description"}`.
+    a subset of the client's scopes). Errors are RFC 6749 §5.2 `{"error", "error_description"}`;
+    over a rate limit, a 429 problem `rate_limited` that also carries `"error": "slow_down"`.
     """
     params = request_params()
     credentials = client_credentials_from_request(params)
@@ -73,8 +74,10 @@ def token() -> Response:
     security=[{BASIC_SCHEME: []}, {BEARER_SCHEME: []}],
     openapi_extensions={"requestBody": introspection_request_body_schema()},
 )
-@client_or_token(Permission.TOKENS_INTROSPECT, Permission.PLATFORM_READ)
+# Over the policy, not under it: the policy checks the client's secret, and API.md wants
+# the 429 before any secret is checked (guesses at a client's secret are counted per client).
 @introspect_limits()
+@client_or_token(Permission.TOKENS_INTROSPECT, Permission.PLATFORM_READ)
 def introspect() -> Response:
     """Is this token active? A form `token` (JSON is accepted too).
 
@@ -107,7 +110,7 @@ def _problem(exc: Problem) -> Response:
 def _rate_limited(exc: RateLimitExceeded) -> Response:
     _scope, retry_after = refusal_of(exc)
     if request.endpoint == TOKEN_ENDPOINT:
-        return render_oauth_error(slow_down(retry_after))
+        return no_store(render_problem(slow_down(retry_after)))
     return render_problem(RateLimited(retry_after))
 
 

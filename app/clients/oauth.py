@@ -1,5 +1,6 @@
 """The OAuth 2.0 protocol surface of the token endpoint (RFC 6749): its parameters, how a
-client authenticates in the request, and its own error form (§5.2, not problem+json).
+client authenticates in the request, and its own error form (§5.2, not problem+json; its
+429 is both).
 
 Reused by every endpoint where a client authenticates with its secret (token, introspection).
 """
@@ -16,6 +17,7 @@ from urllib.parse import unquote_plus
 from flask import Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from app.security.login_backoff import RateLimited
 from policies.problems import Problem, ValidationFailed
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
@@ -23,6 +25,8 @@ FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 BASIC_CHALLENGE = 'Basic realm="authz"'
 # RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E.
 _NOT_IN_DESCRIPTION = re.compile(r"[^\x20-\x21\x23-\x5b\x5d-\x7e]")
+# RFC 8628 §3.5 (IANA OAuth Extensions Error Registry): the token endpoint's "asking too often".
+SLOW_DOWN = "slow_down"
 
 
 class OAuthError(Exception):
@@ -56,13 +60,17 @@ def invalid_scope(description: str) -> OAuthError:
     return OAuthError("invalid_scope", description)
 
 
-def slow_down(retry_after: int) -> OAuthError:
-    """A rate-limited token request: 429 with Retry-After, in §5.2 form. `slow_down` is the
-    token endpoint's registered error for "asking too often" (RFC 8628 §3.5, IANA OAuth
-    Extensions Error Registry); Retry-After says for how long."""
-    error = OAuthError("slow_down", f"Too many requests; retry after {retry_after} seconds.", status=429)
-    error.headers["Retry-After"] = str(retry_after)
-    return error
+def slow_down(retry_after: int) -> RateLimited:
+    """A rate-limited token request: the contract's 429 problem `rate_limited` (API.md, Rate
+    limits) that also carries the RFC 6749 §5.2 members, so that a client reading problems
+    and an OAuth client reading `error` both understand it (RFC 9457 §3.2: extension
+    members). `slow_down` is the token endpoint's registered error for "asking too often"
+    (RFC 8628 §3.5, IANA OAuth Extensions Error Registry); Retry-After says for how long."""
+    seconds = max(1, retry_after)
+    description = f"Too many requests; retry after {seconds} seconds."
+    problem = RateLimited(seconds, description)
+    problem.extra.update(error=SLOW_DOWN, error_description=description)
+    return problem
 
 
 def no_store(response: Response) -> Response:

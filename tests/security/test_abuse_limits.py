@@ -1,4 +1,5 @@
-"""Rate limits beside login: the token endpoint (RFC 6749 form, per address and client_id),
+"""Rate limits beside login: the token endpoint (per address and client_id; its 429 is a
+problem that RFC 6749 clients read too),
 current-password guesses with a stolen token (per session), refresh and introspection (per
 caller). Refused before any secret or password is checked (issue 15)."""
 
@@ -33,7 +34,28 @@ def basic(client_id: str, secret: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
-def test_token_endpoint_limits_a_client_id_in_rfc_6749_form(api, acme):
+def assert_token_endpoint_429(answer) -> None:
+    """The contract's 429 (API.md, Rate limits: problem+json `rate_limited`, Retry-After) that
+    also carries RFC 6749 §5.2's members, which OAuth clients read: `slow_down`."""
+    assert answer.status_code == 429
+    assert answer.mimetype == "application/problem+json"
+    retry_after = int(answer.headers["Retry-After"])
+    assert retry_after >= 1
+    description = f"Too many requests; retry after {retry_after} seconds."
+    assert answer.get_json() == {
+        "type": "https://authz.test/docs/problems#rate_limited",
+        "title": "Too Many Requests",
+        "status": 429,
+        "detail": description,
+        "code": "rate_limited",
+        "error": "slow_down",
+        "error_description": description,
+    }
+    assert answer.headers["Cache-Control"] == "no-store"  # RFC 6749 §5.1
+    assert answer.headers["Pragma"] == "no-cache"
+
+
+def test_token_endpoint_limits_a_client_id(api, acme):
     integration = ClientFactory(tenant=acme)
     wrong = basic(integration.client_id, "not-the-secret")
     # From many addresses: the client_id's own count (60 per minute) is what stops them.
@@ -50,12 +72,7 @@ def test_token_endpoint_limits_a_client_id_in_rfc_6749_form(api, acme):
         environ_base={"REMOTE_ADDR": "10.9.1.1"},
     )
 
-    assert right.status_code == 429  # the right secret too: no oracle, no secret check
-    assert right.mimetype == "application/json"
-    assert right.get_json()["error"] == "slow_down"
-    assert set(right.get_json()) == {"error", "error_description"}
-    assert int(right.headers["Retry-After"]) >= 1
-    assert right.headers["Cache-Control"] == "no-store"
+    assert_token_endpoint_429(right)  # the right secret too: no oracle, no secret check
 
 
 def test_token_endpoint_limits_an_address(api, acme):
@@ -64,7 +81,35 @@ def test_token_endpoint_limits_an_address(api, acme):
     ]
 
     assert [a.status_code for a in answers] == [401] * 60 + [429]
-    assert answers[-1].get_json()["error"] == "slow_down"
+    assert_token_endpoint_429(answers[-1])
+
+
+@pytest.fixture(params=["memory", "redis"])
+def limit_storage(request) -> dict[str, str]:
+    """Where the counts live: the process's memory, or Redis under a prefix of the test's own."""
+    if request.param == "memory":
+        return {}
+    redis_url = os.environ.get("AUTHZ_TEST_REDIS_URL")
+    if not redis_url:
+        pytest.skip("set AUTHZ_TEST_REDIS_URL (CI does) to count in Redis")
+    return {"redis_url": redis_url, "redis_prefix": f"test-{uuid.uuid4().hex[:8]}"}
+
+
+def test_the_token_endpoints_429_is_the_same_problem_on_either_storage(
+    make_client, make_settings, acme, limit_storage
+):
+    api = make_client(
+        make_settings(**{**real_limits(), "token_limit_per_client": "2 per minute"}, **limit_storage)
+    )
+    integration = ClientFactory(tenant=acme)
+    right = basic(integration.client_id, DEFAULT_CLIENT_SECRET)
+
+    answers = [api.post("/auth/token", data=GRANT, headers=right) for _ in range(3)]
+    as_json = api.post("/auth/token", json=GRANT, headers=right)
+
+    assert [a.status_code for a in answers[:2]] == [200, 200]
+    assert_token_endpoint_429(answers[2])
+    assert_token_endpoint_429(as_json)  # a JSON token request is refused alike
 
 
 @pytest.fixture
@@ -100,19 +145,13 @@ def test_current_password_guesses_are_limited_per_session(api, stolen_session, m
     assert int(right.headers["Retry-After"]) >= 1
 
 
-@pytest.fixture(params=["memory", "redis"])
-def committing_api(request, tmp_path, make_settings):
+@pytest.fixture
+def committing_api(limit_storage, tmp_path, make_settings):
     """An app with the real limits on a database of its own that really commits (requests in
     threads, at once), its counts in memory or in Redis, and carol of acme in it."""
-    storage = {}
-    if request.param == "redis":
-        redis_url = os.environ.get("AUTHZ_TEST_REDIS_URL")
-        if not redis_url:
-            pytest.skip("set AUTHZ_TEST_REDIS_URL (CI does) to count in Redis")
-        storage = {"redis_url": redis_url, "redis_prefix": f"test-{uuid.uuid4().hex[:8]}"}
     with fresh_database(tmp_path, "guesses") as url:
         upgrade(url)
-        app = create_app(make_settings(database_url=url, **real_limits(), **storage), TESTING=True)
+        app = create_app(make_settings(database_url=url, **real_limits(), **limit_storage), TESTING=True)
         with services(app).database.sessions() as session, session.begin():
             acme = create_tenant(session, "acme", "Acme Corp")
             member = builtin_role(session, acme, BuiltinRole.MEMBER)
@@ -208,6 +247,33 @@ def test_introspection_is_limited_per_caller(make_client, make_settings, acme):
     assert answers[-1].get_json()["code"] == "rate_limited"
     other_headers = basic(other.client_id, DEFAULT_CLIENT_SECRET)
     assert api.post("/auth/introspect", data={"token": "x"}, headers=other_headers).status_code == 200
+
+
+def test_introspection_counts_a_client_secret_guess_before_checking_it(make_client, make_settings, acme):
+    """API.md: beyond a limit, 429 before any secret is checked. Introspection authenticates
+    a client by its secret: guesses at it are counted per client_id, like the token endpoint's."""
+    api = make_client(make_settings(**{**real_limits(), "introspect_limit_per_caller": "3 per minute"}))
+    reader = ClientFactory(tenant=acme, scopes=["tokens:introspect"])
+    wrong = basic(reader.client_id, "not-the-secret")
+    guesses = [
+        api.post(
+            "/auth/introspect",
+            data={"token": "x"},
+            headers=wrong,
+            environ_base={"REMOTE_ADDR": f"10.7.0.{n}"},
+        )
+        for n in range(3)
+    ]
+    assert {g.status_code for g in guesses} == {401}
+
+    right = api.post(
+        "/auth/introspect", data={"token": "x"}, headers=basic(reader.client_id, DEFAULT_CLIENT_SECRET)
+    )
+
+    assert right.status_code == 429  # the right secret too: no oracle, no secret check
+    assert right.mimetype == "application/problem+json"
+    assert right.get_json()["code"] == "rate_limited"
+    assert int(right.headers["Retry-After"]) >= 1
 
 
 def test_the_suite_settings_keep_the_limits_out_of_the_way(client, acme):
