@@ -235,10 +235,18 @@ def test_concurrent_first_refusals_of_a_window_make_one_event(postgres_app):
 
 @pytest.mark.parametrize("refusals", [1, 3])
 def test_each_refusal_is_committed_before_its_answer(committing_app, refusals):
-    """Seen from another connection as soon as the answer is out, counted."""
+    """Seen from another connection as soon as the answer is out, counted: a wrong secret
+    first, then scopes beyond the client's (refused after the owner's grants were read)."""
     seed_client(committing_app)
-    for _ in range(refusals):
-        assert refuse(committing_app, "cli_burst") == 401
+    assert refuse(committing_app, "cli_burst") == 401
+    for _ in range(refusals - 1):
+        beyond = committing_app.test_client().post(
+            "/auth/token",
+            data={"grant_type": "client_credentials", "scope": "users:write"},
+            headers=basic("cli_burst", DEFAULT_CLIENT_SECRET),
+        )
+        assert beyond.status_code == 400
     with services(committing_app).database.sessions() as session:
         (counted,) = refused_events(session, tenant_id=session.scalar(select(Client.tenant_id)))
     assert counted.details["count"] == refusals
+    assert sum(counted.details["reasons"].values()) == refusals
