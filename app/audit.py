@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
 import logging
 import uuid
 from datetime import timedelta
@@ -171,18 +172,49 @@ def record_login_failure(
     when the name exists, else the tenant (every unknown name of a tenant shares one
     event), else the unknown tenant. Commits on its own (the login itself changes nothing).
     """
-    from app.database import reads_outside_transaction, unit_of_work
-
-    now = utcnow()
     target_type, target_id = (
         ("user", str(user.id)) if user else ("tenant", str(tenant.id) if tenant else None)
     )
-    since = now - timedelta(seconds=settings.login_failure_audit_window_seconds)
+    record_counted_failure(
+        session,
+        AuditAction.LOGIN_FAILED,
+        settings.login_failure_audit_window_seconds,
+        reason,
+        tenant_id=tenant.id if tenant else None,
+        actor_id=user.id if user else None,
+        target_type=target_type,
+        target_id=target_id,
+    )
+
+
+def record_counted_failure(
+    session: Session,
+    action: AuditAction,
+    window_seconds: int,
+    reason: str,
+    *,
+    tenant_id: uuid.UUID | None,
+    target_type: str,
+    target_id: str | None,
+    actor_id: uuid.UUID | None = None,
+    latest: dict[str, Any] | None = None,
+) -> None:
+    """Count a failure into the newest `action` event of its target within the window, or
+    make that event: one per target per window, however many failures arrive, so that
+    nobody floods the audit log with them (issue 15). Its `details` hold `count`, `reasons`
+    (a count per reason), the latest `reason`, `last_at`, and the `latest` details given
+    (those of the latest failure that gave each). Commits on its own, before the caller
+    answers.
+    """
+    from app.database import reads_outside_transaction, unit_of_work
+
+    now = utcnow()
+    since = now - timedelta(seconds=window_seconds)
     newest = (
         select(AuditEvent)
         .where(
-            AuditEvent.tenant_id == tenant.id if tenant else AuditEvent.tenant_id.is_(None),
-            AuditEvent.action == AuditAction.LOGIN_FAILED.value,
+            AuditEvent.tenant_id == tenant_id if tenant_id else AuditEvent.tenant_id.is_(None),
+            AuditEvent.action == action.value,
             AuditEvent.created_at >= since,
             AuditEvent.target_type == target_type,
             AuditEvent.target_id == target_id if target_id else AuditEvent.target_id.is_(None),
@@ -190,39 +222,41 @@ def record_login_failure(
         .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
         .limit(1)
     )
+    latest = latest or {}
+    counted = {"reason": reason, "last_at": now.isoformat()}
     first: dict[str, Any] = {
-        "tenant_id": tenant.id if tenant else None,
-        "actor_id": user.id if user else None,
+        "tenant_id": tenant_id,
+        "actor_id": actor_id,
         "target_type": target_type,
         "target_id": target_id,
         "outcome": "failure",
-        "details": {"reason": reason, "count": 1, "reasons": {reason: 1}, "last_at": now.isoformat()},
+        "details": {**latest, **counted, "count": 1, "reasons": {reason: 1}},
     }
     if reads_outside_transaction(session) and session.get_bind().dialect.name == "postgresql":
-        if _count_in_one_statement(session, newest, reason, now.isoformat()):
+        if _count_in_one_statement(session, newest, {**latest, **counted}):
             return
         # The window's first failure: concurrent ones wait for it on an advisory lock of the
-        # account (held until it commits), then count into the event it made.
+        # target (held until it commits), then count into the event it made.
         with unit_of_work(session):
             session.execute(select(func.pg_advisory_xact_lock(_lock_key(target_type, target_id))))
-            if not _count_in_one_statement(session, newest, reason, now.isoformat()):
-                record(session, AuditAction.LOGIN_FAILED, **first)
+            if not _count_in_one_statement(session, newest, {**latest, **counted}):
+                record(session, action, **first)
         return
     with unit_of_work(session):
         # Locked, so that concurrent failures add up instead of overwriting each other.
         current = session.scalars(newest.with_for_update()).first()
         if current is None:
-            record(session, AuditAction.LOGIN_FAILED, **first)
+            record(session, action, **first)
             return
         details = dict(current.details or {})
         reasons = dict(details.get("reasons") or {})
         reasons[reason] = reasons.get(reason, 0) + 1
         current.details = {
             **details,
-            "reason": reason,
+            **latest,
+            **counted,
             "count": int(details.get("count", 1)) + 1,
             "reasons": reasons,
-            "last_at": now.isoformat(),
         }
 
 
@@ -232,9 +266,10 @@ def _lock_key(*parts: str | None) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _count_in_one_statement(session: Session, newest: Select[Any], reason: str, at: str) -> bool:
+def _count_in_one_statement(session: Session, newest: Select[Any], latest: dict[str, Any]) -> bool:
     """PostgreSQL, a request reading outside a transaction: add the failure to the newest
-    event in one autocommitted UPDATE; False when there is none.
+    event in one autocommitted UPDATE (its `latest` details replacing the event's); False
+    when there is none.
 
     The event's row is then locked only while PostgreSQL runs that statement, never across
     round trips (lock, update, commit): held while a worker is busy elsewhere (a gevent
@@ -244,24 +279,21 @@ def _count_in_one_statement(session: Session, newest: Select[Any], reason: str, 
     updated concurrently is read again before it is changed, so concurrent failures add up.
     """
     current = cast(AuditEvent.details, JSONB)
-    name = cast(literal(reason), String)
+    name = cast(literal(latest["reason"]), String)
     reasons = func.coalesce(current["reasons"], cast(literal("{}"), JSONB))
     counted = func.jsonb_build_object(
-        "reason",
-        name,
         "count",
         func.coalesce(cast(current["count"].astext, Integer), 1) + 1,
-        "last_at",
-        cast(literal(at), String),
         "reasons",
         reasons.op("||")(
             func.jsonb_build_object(name, func.coalesce(cast(reasons.op("->>")(name), Integer), 0) + 1)
         ),
     )
+    replaced = cast(literal(json.dumps(latest), String), JSONB)
     statement = (
         update(AuditEvent)
         .where(AuditEvent.id == newest.with_only_columns(AuditEvent.id).scalar_subquery())
-        .values(details=cast(current.op("||")(counted), JSON))
+        .values(details=cast(current.op("||")(replaced).op("||")(counted), JSON))
     )
     changed: int = session.connection().execute(statement).rowcount
     return changed > 0

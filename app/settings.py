@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     login_backoff_forget_seconds: Annotated[int, Field(ge=60)] = 24 * 3600
     # Failed logins of one account within this window are one audit event with a count.
     login_failure_audit_window_seconds: Annotated[int, Field(ge=1)] = 15 * 60
+    # Refused token requests of one client (of every unknown client_id together) within this
+    # window are one audit event with a count.
+    token_refusal_audit_window_seconds: Annotated[int, Field(ge=1)] = 15 * 60
     # zxcvbn score (0-4) a new password needs, beside the length rule.
     password_min_score: Annotated[int, Field(ge=0, le=4)] = 3
     # Seconds any one wait on the database may take (a statement, a lock, a pool slot):

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from app.audit import AuditAction, record, record_alone
+from app.audit import AuditAction, record, record_alone, record_counted_failure
 from app.catalog.effective import effective_scopes, ensure_grantable_now, held_now
 from app.catalog.store import current_catalog
 from app.clients.bounds import owner_for
@@ -334,7 +334,8 @@ def issue_client_token(
     """RFC 6749 §4.4: an access token for an authenticated client, with the scopes it asked
     for (a subset of its own) or all of them; §5.1 response, no refresh token (§4.4.3).
 
-    Raises OAuthError; every refusal of an identified client is audited, like every issue.
+    Raises OAuthError; every issue is audited, and every refusal of a client's credentials
+    is counted in the audit log (one event per client per window: `_record_refusal`).
     """
     token_request = _validate(params)
     if token_request.grant_type != CLIENT_GRANT_TYPE:
@@ -350,7 +351,7 @@ def issue_client_token(
             secret_key=secret_key,
         )
     except ClientAuthenticationFailed as failed:
-        _record_refusal(session, failed.reason, failed.client, credentials.client_id)
+        _record_refusal(session, settings, failed.reason, failed.client, credentials.client_id)
         if failed.reason is FailureReason.TENANT_SUSPENDED:
             # Told only to a client that proved its secret: nothing is revealed to a guesser.
             raise unauthorized_client("The client's tenant is suspended.") from None
@@ -359,12 +360,14 @@ def issue_client_token(
     # Read after the client (its authz_version): an owner demoted in between ends this token too.
     allowed = effective_scopes(session, client, tenant)
     if allowed is None:
-        _record_refusal(session, "no_active_owner", client, client.client_id)
+        _record_refusal(session, settings, "no_active_owner", client, client.client_id)
         raise unauthorized_client(NO_ACTIVE_OWNER)
     requested = set(token_request.scope.split()) if token_request.scope is not None else None
     # A scope parameter naming nothing (only spaces) is malformed, not a request for everything.
     if requested is not None and (not requested or not requested <= allowed):
-        _record_refusal(session, "invalid_scope", client, client.client_id, requested=sorted(requested))
+        _record_refusal(
+            session, settings, "invalid_scope", client, client.client_id, requested=sorted(requested)
+        )
         raise invalid_scope("The requested scope exceeds the scopes granted to the client.")
     granted = sorted(requested if requested is not None else allowed)
 
@@ -405,20 +408,27 @@ def _validate(params: Mapping[str, Any]) -> TokenRequest:
 
 def _record_refusal(
     session: Session,
+    settings: Settings,
     reason: str,
     client: Client | None,
     presented_client_id: str,
     **details: Any,
 ) -> None:
-    """CLIENT_TOKEN_REFUSED with the reason (never the secret), committed on its own."""
-    record_alone(
+    """CLIENT_TOKEN_REFUSED with the reason (never the secret), committed on its own.
+
+    Anyone who knows a client_id can be refused, so refusals are counted, not written one by
+    one: one event per client per window (`token_refusal_audit_window_seconds`), and one
+    outside every tenant for all unknown client_ids, naming the latest one presented.
+    """
+    record_counted_failure(
         session,
         AuditAction.CLIENT_TOKEN_REFUSED,
+        settings.token_refusal_audit_window_seconds,
+        str(reason),
         tenant_id=client.tenant_id if client else None,
-        target_type="client" if client else None,
-        target_id=client.id if client else None,
-        outcome="failure",
-        details={"reason": str(reason), "client_id": presented_client_id[:64], **details},
+        target_type="client",
+        target_id=str(client.id) if client else None,
+        latest={"client_id": presented_client_id[:MAX_CLIENT_ID_LENGTH], **details},
     )
 
 
