@@ -48,13 +48,16 @@ def put_resource(
         try:
             resource = get_resource(session, tenant_id, type, external_id)
             created = False
+            # Never back in time (so never before created_at), even from an instance whose clock
+            # is behind the last writer's.
+            resource.updated_at = max(utcnow(), resource.updated_at)
         except NotFound:
+            # created_at and updated_at: one instant, at the INSERT (models.resource.one_instant).
             resource = Resource(tenant_id=tenant_id, type=type, external_id=external_id)
             session.add(resource)
             created = True
         resource.owner_id = owner_id
         resource.properties = properties
-        resource.updated_at = utcnow()
         flush_or_conflict(session, "The resource was registered concurrently; try again.")
         record(
             session,
