@@ -10,18 +10,21 @@ from flask import Flask, current_app
 from flask.cli import NoAppException, ScriptInfo, with_appcontext
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from app import key_store
 from app.catalog.definitions import DefinitionError, read_definitions
+from app.catalog.effective import effective_scopes
 from app.catalog.service import apply_definitions
+from app.clients.service import hash_client_secret, new_client_id, new_client_secret
 from app.database import database, unit_of_work
 from app.provisioning import add_role, builtin_role, create_tenant, create_user
-from app.security import passwords, settings
+from app.security import client_secret_key, passwords, settings
 from app.security.key_store import KeyStore
 from app.security.keys import JWKS_MAX_AGE, JWKS_STALE_WHILE_REVALIDATE
 from app.security.password_policy import name_words, password_problem
 from app.settings import Settings, SettingsError, load_settings
-from models import PLATFORM_TENANT_SLUG, Project, Tenant, User, username_key
+from models import PLATFORM_TENANT_SLUG, Client, Project, Tenant, User, username_key
 from policies import BuiltinRole, Permission, route_policies
 
 # Held to the same rule as every password (checked when `demo` runs).
@@ -31,6 +34,9 @@ DEMO_PASSWORD = "plum-otter-kettle-58"
 PLATFORM_TENANT_NAME = "Platform"
 DEMO_TENANTS = (("acme", "Acme Corp"), ("globex", "Globex Corporation"))
 DEMO_ACCOUNTS = tuple((slug, name, user) for slug, name in DEMO_TENANTS for user in ("alice", "bob", "carol"))
+# Each demo tenant's integration, owned by its admin alice (who holds both): a gateway's
+# narrow needs, reading projects and checking tokens (POST /auth/introspect).
+DEMO_CLIENT_SCOPES = (Permission.PROJECTS_READ, Permission.TOKENS_INTROSPECT)
 
 
 def register_commands(app: Flask) -> None:
@@ -88,7 +94,8 @@ def _require_schema() -> None:
 @click.command("demo")
 @with_appcontext
 def demo() -> None:
-    """Fill a development database with tenants acme and globex, users, roles and projects."""
+    """Fill a development database with tenants acme and globex: users, roles, an integration
+    client each (its secret printed this once) and projects. Existing tenants are left as they are."""
     if settings().is_production:
         raise click.UsageError("demo data is for development databases only")
     _require_schema()
@@ -101,6 +108,7 @@ def demo() -> None:
         if problem:
             raise click.UsageError(f"the demo password: {problem}; change DEMO_PASSWORD")
     password_hash = passwords().hash(DEMO_PASSWORD)
+    integrations: list[tuple[str, str, str]] = []  # (tenant slug, client_id, secret)
     with database().sessions() as session, unit_of_work(session):
         for slug, name in DEMO_TENANTS:
             if session.scalars(select(Tenant).where(Tenant.slug == slug)).one_or_none():
@@ -125,8 +133,31 @@ def demo() -> None:
                     Project(tenant_id=tenant.id, name=f"{name} mobile app", owner_id=member.id),
                 ]
             )
+            client_id, secret = _demo_client(session, tenant, owner=admin)
+            integrations.append((slug, client_id, secret))
             click.echo(f"created tenant {slug} (id {tenant.id})")
     _print_login_hints()
+    _print_integrations(integrations)
+
+
+def _demo_client(session: Session, tenant: Tenant, *, owner: User) -> tuple[str, str]:
+    """The tenant's demo integration: its client_id and its secret, stored as every client's
+    is (an HMAC). Its scopes must be what its owner holds, by the token endpoint's own bound."""
+    scopes = frozenset(str(scope) for scope in DEMO_CLIENT_SCOPES)
+    secret = new_client_secret()
+    client = Client(
+        tenant_id=tenant.id,
+        client_id=new_client_id(),
+        name=f"{tenant.name} demo integration",
+        secret_hash=hash_client_secret(secret, client_secret_key()),
+        scopes=sorted(scopes),
+        created_by=owner.id,
+    )
+    session.add(client)
+    session.flush()
+    if effective_scopes(session, client, tenant) != scopes:
+        raise click.ClickException("the demo client's scopes exceed its owner's; change DEMO_CLIENT_SCOPES")
+    return client.client_id, secret
 
 
 def _print_login_hints() -> None:
@@ -140,6 +171,22 @@ def _print_login_hints() -> None:
     default = settings().default_tenant
     if default:
         click.echo(f"AUTHZ_DEFAULT_TENANT={default}: 'tenant' may be left out of the login body.")
+
+
+def _print_integrations(integrations: list[tuple[str, str, str]]) -> None:
+    """Each new demo client's id and secret: the only time the secret is shown (rotating it,
+    POST /tenants/{tid}/clients/{id}/secret, makes a new one)."""
+    if not integrations:
+        return
+    scopes = " ".join(sorted(DEMO_CLIENT_SCOPES))
+    click.echo(f"\nIntegration clients, owned by alice, scopes {scopes}; each secret is shown this once:\n")
+    for slug, client_id, secret in integrations:
+        click.echo(f"  {slug}:\n    ID={client_id} SECRET={secret}")
+    base = "http://127.0.0.1:5000"
+    click.echo(
+        "\nPaste a tenant's ID=… SECRET=… line into your shell, then get the client's token:\n\n"
+        f'  curl -s -u "$ID:$SECRET" -d grant_type=client_credentials {base}/auth/token\n'
+    )
 
 
 @click.command("policies")

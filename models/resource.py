@@ -8,9 +8,19 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAt, UUIDPrimaryKey, utcnow
+
+
+def one_instant(context: DefaultExecutionContext) -> datetime:
+    """The INSERT default of `created_at` and `updated_at` alike, so that a new row has one
+    instant: whichever default runs first reads the clock, the other takes its value (or the
+    value given explicitly). Two separate clock reads left them apart, updated_at first."""
+    row = context.get_current_parameters()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
+    instant: datetime = row.get("created_at") or row.get("updated_at") or utcnow()
+    return instant
 
 
 class Resource(UUIDPrimaryKey, CreatedAt, Base):
@@ -28,4 +38,7 @@ class Resource(UUIDPrimaryKey, CreatedAt, Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=one_instant)
+    # Set by each replace (app.resources.service), never back in time: no `onupdate`, which
+    # would read the clock again when the value set is the one already stored.
+    updated_at: Mapped[datetime] = mapped_column(default=one_instant)

@@ -66,15 +66,15 @@ def enforce(policy: RoutePolicy, view_args: Mapping[str, Any]) -> Principal | No
     if policy.is_public:
         return None
     hooks = current_hooks()
-    if policy.client_credentials is not None:
+    if policy.client_scope is not None:
         caller = hooks.client_authenticator()
         if caller is not None:
             # The client is the request's principal, so that a refusal is audited like any other.
             client = Principal.client_by_credentials(caller.client_id, caller.tenant_id, caller.scopes)
             g.authz_principal = client
             g.authz_client_caller = caller
-            if policy.client_credentials not in caller.scopes:
-                denial = PermissionDenied([policy.client_credentials])
+            if policy.client_scope not in caller.scopes:
+                denial = PermissionDenied([policy.client_scope])
                 _record(hooks, client, denial)
                 raise denial
             return client
@@ -99,7 +99,8 @@ def _bearer_presented() -> bool:
 
 
 def client_caller() -> ClientCaller | None:
-    """The client that authenticated in the request on a `client_credentials` route, if any."""
+    """The client a route with a `client_scope` admitted by that scope (its credentials in the
+    request, or its own access token), if any; None when a bearer held the route's permissions."""
     caller: ClientCaller | None = g.get("authz_client_caller")
     return caller
 
@@ -164,6 +165,13 @@ def _authorize(
                 raise NotFound()
             return
     missing = principal.missing(policy.permissions)
+    if missing and policy.client_scope is not None and principal.kind is PrincipalKind.CLIENT:
+        # RFC 7662 §2.1: a client may present its own access token instead of its secret; its
+        # claims are its effective scopes (an owner's loss ends the token: authz_version).
+        if not principal.holds(policy.client_scope):
+            raise PermissionDenied([policy.client_scope])
+        g.authz_client_caller = ClientCaller(principal.subject, principal.tenant_id, principal.permissions)
+        missing = frozenset()
     if missing:
         raise PermissionDenied(missing)
     if policy.ownership is not None and not principal.holds(policy.ownership.override):
@@ -208,13 +216,14 @@ def authenticated(
 def client_or_token(
     client_scope: Permission, token_permission: Permission
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """A client authenticating in the request whose scopes hold `client_scope`, or an access
-    token holding `token_permission` (RFC 7662 §2.1: the protected resource authenticates)."""
+    """A client whose effective scopes hold `client_scope`, authenticating in the request or
+    presenting its own access token, or any access token holding `token_permission` (RFC 7662
+    §2.1: the protected resource authenticates, by client authentication or a bearer token)."""
     return _guard(
         RoutePolicy(
             token=TokenKind.ACCESS,
             permissions=frozenset({token_permission}),
-            client_credentials=client_scope,
+            client_scope=client_scope,
         )
     )
 

@@ -23,7 +23,8 @@ EXTENSION = "authz.policies"
 
 @dataclass(frozen=True)
 class ClientCaller:
-    """A client that proved its secret in the request itself."""
+    """A client admitted by a route's client scope: it proved its secret in the request itself,
+    or presented its own access token; `scopes` are its effective scopes now."""
 
     client_id: str
     tenant_id: uuid.UUID

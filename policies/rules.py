@@ -47,9 +47,10 @@ class RoutePolicy:
     # Which principals the route admits: a token of another kind is a 403 (e.g. a client has
     # no session to log out nor password to change).
     principals: frozenset[PrincipalKind] = EVERY_KIND
-    # Or a client authenticating in the request itself (RFC 6749 §2.3: HTTP Basic or the body)
-    # whose scopes hold this permission; a bearer token is then held to `permissions`.
-    client_credentials: Permission | None = None
+    # Or a client whose effective scopes hold this permission, authenticating in the request
+    # itself (RFC 6749 §2.3: HTTP Basic or the body) or presenting its own access token (RFC
+    # 7662 §2.1 allows either); any other bearer token is held to `permissions`.
+    client_scope: Permission | None = None
     reason: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
     # Unknown or repeated query parameters are a 422 and a JSON body with a duplicated key a
@@ -59,7 +60,7 @@ class RoutePolicy:
 
     @property
     def is_public(self) -> bool:
-        return self.token is TokenKind.NONE and self.client_credentials is None
+        return self.token is TokenKind.NONE and self.client_scope is None
 
     @property
     def platform_bypass(self) -> Permission:
@@ -76,8 +77,10 @@ class RoutePolicy:
             parts[0] += " of a " + " or ".join(sorted(self.principals))
         if self.permissions:
             parts.append(" + ".join(sorted(self.permissions)))
-        if self.client_credentials:
-            parts.append(f"or client credentials with scope {self.client_credentials}")
+        if self.client_scope:
+            parts.append(
+                f"or a client (its credentials or its own access token) with scope {self.client_scope}"
+            )
         if self.tenant_param:
             parts.append(f"own tenant <{self.tenant_param}> (or {self.platform_bypass})")
         if self.ownership:
@@ -97,8 +100,8 @@ class RoutePolicy:
             ext["x-ownership-override"] = str(self.ownership.override)
         if self.principals != EVERY_KIND:
             ext["x-principals"] = sorted(self.principals)
-        if self.client_credentials:
-            ext["x-client-credentials-scope"] = str(self.client_credentials)
+        if self.client_scope:
+            ext["x-client-scope"] = str(self.client_scope)
         if not self.strict_input:
             ext["x-lenient-input"] = True
         if self.field_permissions:

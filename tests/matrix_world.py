@@ -78,6 +78,7 @@ ACTORS = [
                 Permission.USERS_READ,
                 Permission.RESOURCES_READ,
                 Permission.DECISIONS_EVALUATE,
+                Permission.TOKENS_INTROSPECT,
             }
         ),
     ),

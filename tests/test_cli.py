@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 
-from models import PLATFORM_TENANT_SLUG, Project, Tenant, User
+from app.clients.service import hash_client_secret
+from app.services import services
+from models import PLATFORM_TENANT_SLUG, Client, Project, Tenant, User
 from policies import route_policies
+from tests.conftest import bearer
+
+# What `demo` prints for each tenant's integration: its slug, then a line a shell can take as
+# it is, setting ID and SECRET.
+PRINTED_CLIENT = re.compile(r"^  (\S+):\n    ID=(\S+) SECRET=(\S+)$", re.M)
 
 
 def test_bootstrap_creates_the_platform_admin_once(app, db):
@@ -69,6 +78,68 @@ def test_demo_users_log_in(app, client, db):
     )
 
     assert response.status_code == 200
+
+
+def test_demo_makes_one_integration_client_per_tenant_and_prints_its_secret_once(app, db):
+    from app.cli import DEMO_CLIENT_SCOPES
+
+    output = app.test_cli_runner().invoke(args=["demo"]).output
+    printed = {slug: (cid, secret) for slug, cid, secret in PRINTED_CLIENT.findall(output)}
+
+    assert sorted(printed) == ["acme", "globex"]
+    assert db.scalar(select(func.count()).select_from(Client)) == 2
+    assert f"scopes {' '.join(sorted(DEMO_CLIENT_SCOPES))};" in output
+    for slug, (client_id, secret) in printed.items():
+        tenant = db.scalars(select(Tenant).where(Tenant.slug == slug)).one()
+        [row] = db.scalars(select(Client).where(Client.tenant_id == tenant.id)).all()
+        owner = db.get(User, row.created_by)
+        assert (row.client_id, owner.username, row.revoked_at) == (client_id, "alice", None)
+        assert row.scopes == sorted(DEMO_CLIENT_SCOPES)
+        assert secret not in row.secret_hash  # stored as an HMAC, never as such
+        assert row.secret_hash == hash_client_secret(secret, services(app).client_secret_key)
+        assert output.count(secret) == 1
+
+
+def test_the_printed_demo_client_gets_a_token_and_uses_its_scopes(app, client, db):
+    from app.cli import DEMO_PASSWORD
+
+    output = app.test_cli_runner().invoke(args=["demo"]).output
+    [(client_id, secret)] = [
+        (cid, sec) for slug, cid, sec in PRINTED_CLIENT.findall(output) if slug == "acme"
+    ]
+    acme = db.scalars(select(Tenant).where(Tenant.slug == "acme")).one()
+    alice = client.post(
+        "/auth/login", json={"tenant": "acme", "username": "alice", "password": DEMO_PASSWORD}
+    )
+
+    issued = client.post("/auth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+    token = issued.get_json()["access_token"]
+    projects = client.get(f"/tenants/{acme.id}/projects", headers=bearer(token))
+    introspected = client.post(
+        "/auth/introspect", data={"token": alice.get_json()["access_token"]}, headers=bearer(token)
+    )
+    users = client.get(f"/tenants/{acme.id}/users", headers=bearer(token))
+
+    assert issued.status_code == 200, issued.get_json()
+    assert issued.get_json()["scope"] == "projects:read tokens:introspect"
+    assert len(projects.get_json()["items"]) == 2
+    assert introspected.get_json()["active"] is True
+    assert users.status_code == 403  # narrow: no users:read
+
+
+def test_demo_run_again_leaves_the_tenants_and_their_clients_as_they_are(app, db):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo"])
+    before = sorted(db.scalars(select(Client.client_id)))
+
+    second = runner.invoke(args=["demo"])
+
+    assert (first.exit_code, second.exit_code) == (0, 0), second.output
+    assert sorted(db.scalars(select(Client.client_id))) == before
+    assert len(before) == 2
+    assert "tenant acme exists; left as it is" in second.output
+    assert PRINTED_CLIENT.findall(second.output) == []
+    assert "SECRET=" not in second.output
 
 
 def test_policies_command_lists_every_route(app):

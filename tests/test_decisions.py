@@ -376,7 +376,7 @@ def test_the_new_routes_show_in_the_policy_table_and_the_document(app):
     assert document["/access/v1/evaluations"]["post"]["x-permissions"] == ["decisions:evaluate"]
     assert document["/permissions"]["post"]["x-permissions"] == ["platform:write"]
     assert document["/auth/sessions"]["get"]["x-principals"] == ["user"]
-    assert document["/auth/introspect"]["post"]["x-client-credentials-scope"] == "tokens:introspect"
+    assert document["/auth/introspect"]["post"]["x-client-scope"] == "tokens:introspect"
 
 
 def test_a_page_token_we_did_not_issue_is_a_400(client, acme, pep):

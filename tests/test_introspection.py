@@ -141,7 +141,7 @@ def test_the_introspection_policy_is_declared(app):
 
     [entry] = [e for e in route_policies(app) if e.endpoint == "oauth.introspect"]
 
-    assert entry.policy.client_credentials == "tokens:introspect"
+    assert entry.policy.client_scope == "tokens:introspect"
     assert entry.policy.permissions == {"platform:read"}
 
 
@@ -238,3 +238,126 @@ def test_introspections_are_counted_in_the_metrics(client, acme, login):
     assert (counted("true"), counted("false")) == (before[0] + 1, before[1] + 1)
     exposition = client.get("/metrics").get_data(as_text=True)
     assert 'authz_token_introspections_total{active="true",caller="client"}' in exposition
+
+
+# --- a client's own access token (RFC 7662 §2.1: client authentication or a bearer token) ---
+
+
+def client_token(client, row, scope=None):
+    """An access token of `row` from POST /auth/token (all its scopes unless `scope`)."""
+    data = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
+    response = client.post("/auth/token", data=data, headers=basic(row))
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["access_token"]
+
+
+def test_a_clients_access_token_holding_tokens_introspect_introspects(client, acme, login):
+    user = UserFactory(tenant=acme, roles=["member"])
+    gateway = bearer(client_token(client, introspector(acme)))
+
+    response = introspect(client, login(user)["access_token"], gateway)
+
+    body = response.get_json()
+    assert response.status_code == 200, body
+    assert response.headers["Cache-Control"] == "no-store"
+    assert (body["active"], body["sub"], body["tenant_id"]) == (True, str(user.id), str(acme.id))
+
+
+def test_a_clients_access_token_sees_only_its_own_tenants_tokens(client, acme, login):
+    foreign_token = login(UserFactory(tenant=TenantFactory(), roles=["admin"]))["access_token"]
+    gateway = bearer(client_token(client, introspector(acme)))
+
+    body = introspect(client, foreign_token, gateway).get_json()
+
+    assert body == {"active": False}
+
+
+def test_a_clients_access_token_without_tokens_introspect_is_refused_and_audited(client, db, acme, login):
+    row = ClientFactory(tenant=acme, scopes=["projects:read", "tokens:introspect"])
+    narrowed = bearer(client_token(client, row, scope="projects:read"))
+    token = login(UserFactory(tenant=acme))["access_token"]
+
+    response = introspect(client, token, narrowed)
+
+    problem = response.get_json()
+    assert response.status_code == 403
+    assert problem["required_permissions"] == ["tokens:introspect"]
+    event = db.get(AuditEvent, uuid.UUID(problem["decision_id"]))
+    assert (event.action, event.actor_type, event.actor_id) == ("access.denied", "client", row.client_id)
+    assert "sub" not in problem
+
+
+def test_a_users_token_holding_tokens_introspect_is_still_refused(client, acme, login):
+    """The contract names clients: a user's token needs platform:read."""
+    admin = UserFactory(tenant=acme, roles=["admin"])  # holds every tenant permission, tokens:introspect too
+    headers = bearer(login(admin)["access_token"])
+
+    response = introspect(client, login(admin)["access_token"], headers)
+
+    assert response.status_code == 403
+    assert response.get_json()["required_permissions"] == ["platform:read"]
+
+
+def test_a_clients_access_token_is_bounded_by_its_owner_now(client, db, acme, login):
+    owner = UserFactory(tenant=acme, roles=["admin"])
+    row = introspector(acme, owner=owner)
+    gateway = bearer(client_token(client, row))
+    token = login(UserFactory(tenant=acme))["access_token"]
+    assert introspect(client, token, gateway).status_code == 200
+    admin = bearer(login(UserFactory(tenant=acme, roles=["admin"]))["access_token"])
+    demoted = client.put(
+        f"/tenants/{acme.id}/users/{owner.id}/roles", json={"roles": ["member"]}, headers=admin
+    )
+    assert demoted.status_code == 200, demoted.get_json()
+
+    stale = introspect(client, token, gateway)
+    fresh = introspect(client, token, bearer(client_token(client, row)))
+
+    assert (stale.status_code, stale.get_json()["code"]) == (401, "token_revoked")
+    assert fresh.status_code == 403  # its owner holds tokens:introspect no more
+    assert fresh.get_json()["required_permissions"] == ["tokens:introspect"]
+
+
+def test_a_clients_access_token_moves_only_its_own_last_used_at(client, db, acme):
+    watched = ClientFactory(tenant=acme, scopes=["projects:read"])
+    issued = client_token(client, watched)
+    caller = introspector(acme)
+    gateway = bearer(client_token(client, caller))
+
+    body = introspect(client, issued, gateway).get_json()
+
+    db.expire_all()
+    assert body["active"] is True
+    assert db.get(Client, watched.id).last_used_at is None
+    assert db.get(Client, caller.id).last_used_at is not None
+
+
+def test_a_clients_access_token_is_audited_at_most_once_a_minute_and_counted(client, db, acme, login):
+    token = login(UserFactory(tenant=acme))["access_token"]
+    caller = introspector(acme)
+    gateway = bearer(client_token(client, caller))
+    before = INTROSPECTIONS.labels("client", "true")._value.get()
+
+    for _ in range(3):
+        assert introspect(client, token, gateway).status_code == 200
+
+    recorded = events(db, "auth.token.introspected")
+    assert [(e.actor_type, e.actor_id, e.details) for e in recorded] == [
+        ("client", caller.client_id, {"active": True})
+    ]
+    assert INTROSPECTIONS.labels("client", "true")._value.get() == before + 3
+
+
+def test_the_introspection_policy_admits_a_clients_own_token(app):
+    from policies import route_policies
+
+    [entry] = [e for e in route_policies(app) if e.endpoint == "oauth.introspect"]
+    table = app.test_cli_runner().invoke(args=["policies"]).output
+    [line] = [line for line in table.splitlines() if line.startswith("POST /auth/introspect ")]
+    operation = app.api_doc["paths"]["/auth/introspect"]["post"]
+
+    assert entry.policy.client_scope == "tokens:introspect"
+    assert "client (its credentials or its own access token) with scope tokens:introspect" in line
+    assert operation["x-client-scope"] == "tokens:introspect"
+    assert operation["x-permissions"] == ["platform:read"]
+    assert "its own access token" in operation["description"]

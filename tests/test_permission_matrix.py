@@ -32,7 +32,7 @@ def expected_outcome(entry: RouteEntry, actor: Actor) -> int | str:
     policy = entry.policy
     if policy.is_public:
         return SUCCESS
-    if policy.client_credentials is not None:
+    if policy.client_scope is not None:
         return SUCCESS  # the sample authenticates as the world's client, which holds the scope
     if actor.kind is None:
         return 401
@@ -116,3 +116,72 @@ def test_route_answers_what_its_policy_declares(app, client, login, world, entry
         assert problem["required_permissions"] == sorted(required)
     if outcome == 404:
         assert problem["code"] == "not_found"
+
+
+# --- routes a client may call with its own access token instead of its credentials ------------
+
+CLIENT_CREDENTIALS = ("client_id", "client_secret")
+CLIENT_SCOPE_CASES = [
+    pytest.param(entry, method, actor, id=f"{method} {entry.rule} as {actor.name}, by bearer token")
+    for entry in ROUTES
+    if entry.policy.client_scope is not None
+    for method in entry.methods
+    for actor in ACTORS
+]
+
+
+def expected_by_bearer(entry: RouteEntry, actor: Actor) -> tuple[int | str, list[str]]:
+    """The status (and the 403's required_permissions) the policy promises when the actor
+    presents only its own access token: the route's permissions, or for a client its scope."""
+    policy = entry.policy
+    if actor.kind is None:
+        return 401, []
+    if not policy.permissions - actor.permissions:
+        return SUCCESS, []
+    if actor.kind is PrincipalKind.CLIENT:
+        assert policy.client_scope is not None
+        return (SUCCESS, []) if policy.client_scope in actor.permissions else (403, [policy.client_scope])
+    return 403, sorted(policy.permissions - actor.permissions)
+
+
+def test_the_bearer_token_cases_cover_admission_and_refusal():
+    """The cases below prove something only if a client and a user get in and others do not."""
+    outcomes = {
+        (actor.kind, expected_by_bearer(entry, actor)[0])
+        for entry, _method, actor in (case.values for case in CLIENT_SCOPE_CASES)
+    }
+
+    assert {
+        (PrincipalKind.CLIENT, SUCCESS),
+        (PrincipalKind.USER, SUCCESS),
+        (PrincipalKind.USER, 403),
+        (None, 401),
+    } <= outcomes
+
+
+@pytest.mark.parametrize(("entry", "method", "actor"), CLIENT_SCOPE_CASES)
+def test_client_scope_route_by_bearer_token_answers_what_its_policy_declares(
+    app, client, login, world, entry, method, actor
+):
+    headers = {}
+    if actor.kind is PrincipalKind.CLIENT:
+        issued = client.post(
+            "/auth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(actor.name, world["client_secret"]),
+        ).get_json()
+        headers = bearer(issued["access_token"])
+    elif actor.role is not None:
+        headers = bearer(login(world["users"][actor.name])["access_token"])
+    sample = VALID_BODIES[entry.endpoint](world)
+    body = {name: value for name, value in sample.items() if name not in CLIENT_CREDENTIALS}
+
+    response = client.open(url_of(entry.rule, world, {}), method=method, headers=headers, json=body)
+
+    outcome, required = expected_by_bearer(entry, actor)
+    if outcome == SUCCESS:
+        assert response.status_code == declared_success_status(entry, method), response.get_data(as_text=True)
+        return
+    assert response.status_code == outcome, response.get_data(as_text=True)
+    if outcome == 403:
+        assert response.get_json()["required_permissions"] == required

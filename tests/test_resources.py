@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
+from models import utcnow
 from tests.factories import ResourceFactory, TenantFactory, UserFactory
 
 
@@ -139,3 +142,35 @@ def test_the_same_new_resource_put_at_once_is_a_201_and_200s(postgres_app):
             statuses = sorted(pool.map(put, range(racers)))
 
         assert statuses == [200] * (racers - 1) + [201]
+
+
+def test_a_new_resource_has_one_timestamp_and_a_replace_never_goes_back(client, db, acme, headers):
+    """Created and updated are the same instant on creation (they were ~3 ms apart, updated
+    first); a replace keeps created_at and moves updated_at, never before it."""
+    created = client.put(url(acme), json={"properties": {"amount": 10}}, headers=headers).get_json()
+    stored = client.get(url(acme), headers=headers).get_json()
+    replaced = client.put(url(acme), json={"properties": {"amount": 12}}, headers=headers).get_json()
+
+    assert created["updated_at"] == created["created_at"]
+    assert (stored["created_at"], stored["updated_at"]) == (created["created_at"], created["created_at"])
+    assert replaced["created_at"] == created["created_at"]
+    assert datetime.fromisoformat(replaced["updated_at"]) >= datetime.fromisoformat(replaced["created_at"])
+
+
+def test_a_resource_made_without_timestamps_gets_one_instant(db, acme):
+    resource = ResourceFactory(tenant=acme)
+    db.expire(resource)
+
+    assert resource.updated_at == resource.created_at
+
+
+def test_a_replace_from_a_clock_behind_the_creators_keeps_updated_at_after_created_at(
+    client, db, acme, headers
+):
+    ahead = utcnow() + timedelta(seconds=30)  # the instance that created it ran ahead
+    ResourceFactory(tenant=acme, type="invoices", external_id="inv-1", created_at=ahead, updated_at=ahead)
+
+    replaced = client.put(url(acme), json={"properties": {"amount": 12}}, headers=headers).get_json()
+
+    assert datetime.fromisoformat(replaced["created_at"]) == ahead
+    assert datetime.fromisoformat(replaced["updated_at"]) >= ahead

@@ -81,9 +81,9 @@ def token() -> Response:
 def introspect() -> Response:
     """Is this token active? A form `token` (JSON is accepted too).
 
-    The caller authenticates as a client holding tokens:introspect (Basic or body; it sees its
-    own tenant's tokens only) or with an access token holding platform:read (sees every
-    tenant's)."""
+    The caller is a client holding tokens:introspect, authenticating with its credentials
+    (Basic or body) or its own access token (it sees its own tenant's tokens only), or an
+    access token holding platform:read (sees every tenant's)."""
     params = request_params()
     caller = client_caller()
     visible_tenant = caller.tenant_id if caller is not None else None

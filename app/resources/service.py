@@ -50,10 +50,14 @@ def put_resource(
             resource = get_resource(session, tenant_id, type, external_id)
             created = False
         except NotFound:
+            # created_at and updated_at: one instant, at the INSERT (models.resource.one_instant).
             resource, created = _register(session, tenant_id, type, external_id)
+        if not created:
+            # Never back in time (so never before created_at), even from an instance whose clock
+            # is behind the last writer's.
+            resource.updated_at = max(utcnow(), resource.updated_at)
         resource.owner_id = owner_id
         resource.properties = properties
-        resource.updated_at = utcnow()
         flush_or_conflict(session, "The resource was registered concurrently; try again.")
         record(
             session,
