@@ -100,3 +100,47 @@ def test_every_repository_path_the_docs_name_exists():
             named += 1
 
     assert named >= 20
+
+
+def _settings_rows() -> list[tuple[str, str]]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Settings") : readme.index("## Production")]
+    return re.findall(r"(?m)^\| (`AUTHZ_[^|]+) \| ([^|]+) \|", section)
+
+
+def test_the_settings_table_names_every_setting_with_its_default():
+    """Each field of app/settings.py has a row of the README's Settings table (a row may name
+    several as `AUTHZ_X`, `_Y`, or a pattern with `*`), and a row whose default is one
+    literal states the default the code has."""
+    from app.settings import Settings
+
+    rows = _settings_rows()
+    names: list[str] = []
+    patterns: list[str] = []
+    for variables, _ in rows:
+        first = ""
+        for name in re.findall(r"`([A-Z0-9_*]+)`", variables):
+            if name.startswith("AUTHZ_"):
+                first = name
+                (patterns if "*" in name else names).append(name)
+            elif name.startswith("_"):  # `AUTHZ_ARGON2_MEMORY_KIB`, `_TIME_COST`: a prefix of the first
+                cuts = [i for i, char in enumerate(first) if char == "_"]
+                names.extend(first[:i] + name for i in cuts)
+    for field in Settings.model_fields:
+        variable = f"AUTHZ_{field.upper()}"
+        assert variable in names or any(
+            re.fullmatch(pattern.replace("*", ".*"), variable) for pattern in patterns
+        ), f"{variable} is not in the README's Settings table"
+
+    checked = 0
+    for variables, default in rows:
+        literal = re.fullmatch(r"\s*`([^`]+)`\s*", default)
+        single = re.fullmatch(r"`AUTHZ_([A-Z0-9_]+)`", variables.strip())
+        if not (literal and single) or single.group(1).lower() not in Settings.model_fields:
+            continue
+        value = Settings.model_fields[single.group(1).lower()].default
+        value = getattr(value, "value", value)
+        stated = literal.group(1)
+        assert stated == str(value), f"README: {variables} defaults to {stated}, code: {value}"
+        checked += 1
+    assert checked >= 10
