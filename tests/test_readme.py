@@ -144,3 +144,18 @@ def test_the_settings_table_names_every_setting_with_its_default():
         assert stated == str(value), f"README: {variables} defaults to {stated}, code: {value}"
         checked += 1
     assert checked >= 10
+
+
+def test_the_install_commands_build_without_a_deprecated_license_table():
+    """The README's install runs setuptools on pyproject.toml: a `license` table warns on
+    every install and stops building after 2027-02-18; an SPDX string needs setuptools 77."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    license_ = project["project"]["license"]
+    requires = project["build-system"]["requires"]
+
+    assert isinstance(license_, str), "project.license must be an SPDX expression, not a table"
+    assert re.fullmatch(r"[A-Za-z0-9.+-]+(?: (?:AND|OR|WITH) [A-Za-z0-9.+-]+)*", license_)
+    floors = [re.fullmatch(r"setuptools>=(\d+)(?:\.\d+)*", r) for r in requires]
+    assert any(f and int(f.group(1)) >= 77 for f in floors), requires
