@@ -100,3 +100,62 @@ def test_every_repository_path_the_docs_name_exists():
             named += 1
 
     assert named >= 20
+
+
+def _settings_rows() -> list[tuple[str, str]]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Settings") : readme.index("## Production")]
+    return re.findall(r"(?m)^\| (`AUTHZ_[^|]+) \| ([^|]+) \|", section)
+
+
+def test_the_settings_table_names_every_setting_with_its_default():
+    """Each field of app/settings.py has a row of the README's Settings table (a row may name
+    several as `AUTHZ_X`, `_Y`, or a pattern with `*`), and a row whose default is one
+    literal states the default the code has."""
+    from app.settings import Settings
+
+    rows = _settings_rows()
+    names: list[str] = []
+    patterns: list[str] = []
+    for variables, _ in rows:
+        first = ""
+        for name in re.findall(r"`([A-Z0-9_*]+)`", variables):
+            if name.startswith("AUTHZ_"):
+                first = name
+                (patterns if "*" in name else names).append(name)
+            elif name.startswith("_"):  # `AUTHZ_ARGON2_MEMORY_KIB`, `_TIME_COST`: a prefix of the first
+                cuts = [i for i, char in enumerate(first) if char == "_"]
+                names.extend(first[:i] + name for i in cuts)
+    for field in Settings.model_fields:
+        variable = f"AUTHZ_{field.upper()}"
+        assert variable in names or any(
+            re.fullmatch(pattern.replace("*", ".*"), variable) for pattern in patterns
+        ), f"{variable} is not in the README's Settings table"
+
+    checked = 0
+    for variables, default in rows:
+        literal = re.fullmatch(r"\s*`([^`]+)`\s*", default)
+        single = re.fullmatch(r"`AUTHZ_([A-Z0-9_]+)`", variables.strip())
+        if not (literal and single) or single.group(1).lower() not in Settings.model_fields:
+            continue
+        value = Settings.model_fields[single.group(1).lower()].default
+        value = getattr(value, "value", value)
+        stated = literal.group(1)
+        assert stated == str(value), f"README: {variables} defaults to {stated}, code: {value}"
+        checked += 1
+    assert checked >= 10
+
+
+def test_the_install_commands_build_without_a_deprecated_license_table():
+    """The README's install runs setuptools on pyproject.toml: a `license` table warns on
+    every install and stops building after 2027-02-18; an SPDX string needs setuptools 77."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    license_ = project["project"]["license"]
+    requires = project["build-system"]["requires"]
+
+    assert isinstance(license_, str), "project.license must be an SPDX expression, not a table"
+    assert re.fullmatch(r"[A-Za-z0-9.+-]+(?: (?:AND|OR|WITH) [A-Za-z0-9.+-]+)*", license_)
+    floors = [re.fullmatch(r"setuptools>=(\d+)(?:\.\d+)*", r) for r in requires]
+    assert any(f and int(f.group(1)) >= 77 for f in floors), requires

@@ -200,6 +200,34 @@ def test_concurrent_current_password_guesses_get_no_more_than_the_limit(committi
     assert all(int(a.headers["Retry-After"]) >= 1 for a in answers if a.status_code == 429)
 
 
+def test_right_current_passwords_count_too(api, stolen_session):
+    """Every current-password check of the session counts, right or wrong (docs/api.md, Rate
+    limits): five changes in the window are allowed, the sixth is refused before any check."""
+    headers = bearer(stolen_session["access_token"])
+    current = PASSWORD
+    changes = []
+    for n in range(5):
+        new_password = f"violet-harbor-canyon-{n}{n + 3}"
+        changes.append(
+            api.post(
+                "/auth/password",
+                json={"current_password": current, "new_password": new_password},
+                headers=headers,
+            ).status_code
+        )
+        current = new_password
+
+    sixth = api.post(
+        "/auth/password",
+        json={"current_password": current, "new_password": "amber-lantern-meadow-77"},
+        headers=headers,
+    )
+
+    assert changes == [204] * 5
+    assert sixth.status_code == 429
+    assert sixth.get_json()["code"] == "rate_limited"
+
+
 def test_weak_new_passwords_do_not_use_up_the_guesses(api, stolen_session):
     headers = bearer(stolen_session["access_token"])
     for _ in range(8):
