@@ -161,7 +161,7 @@ def _demo_client(session: Session, tenant: Tenant, *, owner: User) -> tuple[str,
 
 
 def _print_login_hints() -> None:
-    base = "http://127.0.0.1:5000"
+    base = settings().issuer.rstrip("/")  # the service's URL (README: AUTHZ_ISSUER)
     click.echo(f"\nEvery demo user's password is {DEMO_PASSWORD!r}. Try:\n")
     click.echo(
         f"  curl -s -X POST {base}/auth/login -H 'Content-Type: application/json' \\\n"
@@ -182,7 +182,7 @@ def _print_integrations(integrations: list[tuple[str, str, str]]) -> None:
     click.echo(f"\nIntegration clients, owned by alice, scopes {scopes}; each secret is shown this once:\n")
     for slug, client_id, secret in integrations:
         click.echo(f"  {slug}:\n    ID={client_id} SECRET={secret}")
-    base = "http://127.0.0.1:5000"
+    base = settings().issuer.rstrip("/")  # the service's URL (README: AUTHZ_ISSUER)
     click.echo(
         "\nPaste a tenant's ID=… SECRET=… line into your shell, then get the client's token:\n\n"
         f'  curl -s -u "$ID:$SECRET" -d grant_type=client_credentials {base}/auth/token\n'

@@ -4,7 +4,8 @@ request's id, route and principal on every line written while it is served.
 - `X-Request-ID` is honoured when it is 1-128 visible ASCII characters, else replaced by
   one of ours; every response echoes it, and the audit events of the request carry it.
 - One `request` line per request: method, route template, status, duration, tenant and
-  subject ids. Never a query string, header, body or token.
+  subject ids. Never a query string, header, body or token; the development server's own
+  request line (with the query string) is dropped.
 - SQLAlchemy's loggers stay at WARNING whatever the root level: at INFO they would print
   every statement's parameters, password hashes among them.
 
@@ -46,6 +47,14 @@ class RequestFields(logging.Filter):
         return True
 
 
+class NoDevServerRequestLines(logging.Filter):
+    """Drops the request line `flask run` (werkzeug's development server) logs for each
+    request: it carries the query string, and the app logs every request itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "werkzeug" and str(record.msg).rstrip().endswith('"%s" %s %s'))
+
+
 def json_formatter() -> logging.Formatter:
     """time, level, logger, event, then every field the record carries (JSON, one line)."""
     return JsonFormatter(list(JSON_FIELDS), rename_fields=RENAMED, datefmt="%Y-%m-%dT%H:%M:%S%z")
@@ -53,11 +62,11 @@ def json_formatter() -> logging.Formatter:
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:
     """The `logging.config.dictConfig` of the service, gunicorn's loggers included."""
-    handler = {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request"]}
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request", "dev_server"]}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request": {"()": RequestFields}},
+        "filters": {"request": {"()": RequestFields}, "dev_server": {"()": NoDevServerRequestLines}},
         "formatters": {
             "json": {"()": json_formatter},
         },

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from app.logs import RequestFields, json_formatter, logging_config
+from app.logs import NoDevServerRequestLines, RequestFields, json_formatter, logging_config
 
 
 class CapturedLog:
@@ -32,6 +32,7 @@ def captured_log(level: str = "DEBUG") -> Iterator[CapturedLog]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(json_formatter())
     handler.addFilter(RequestFields())
+    handler.addFilter(NoDevServerRequestLines())
     root = logging.getLogger()
     named = {name: logging.getLogger(name) for name in logging_config()["loggers"]}
     saved = root.level, {name: logger.level for name, logger in named.items()}

@@ -150,3 +150,19 @@ def test_policies_command_lists_every_route(app):
     assert len(lines) == len(route_policies(app))
     assert any("GET /tenants/<uuid:tid>/projects" in line and "projects:read" in line for line in lines)
     assert any("POST /auth/login" in line and "public" in line for line in lines)
+
+
+def test_demo_prints_commands_for_the_configured_issuer(app, db):
+    """README: when the port changes, AUTHZ_ISSUER names the service's URL; the commands the
+    demo prints must reach that service, not the default port."""
+    from app.security import settings
+
+    with app.app_context():
+        issuer = settings().issuer.rstrip("/")
+    assert issuer != "http://127.0.0.1:5000"  # the test settings' issuer, not the default
+
+    output = app.test_cli_runner().invoke(args=["demo"]).output
+
+    assert f"curl -s -X POST {issuer}/auth/login " in output
+    assert f"grant_type=client_credentials {issuer}/auth/token" in output
+    assert "127.0.0.1:5000" not in output

@@ -361,3 +361,23 @@ def test_the_introspection_policy_admits_a_clients_own_token(app):
     assert operation["x-client-scope"] == "tokens:introspect"
     assert operation["x-permissions"] == ["platform:read"]
     assert "its own access token" in operation["description"]
+
+
+def test_a_refresh_token_never_shows_permissions_it_does_not_confer(client, db, acme, login):
+    """A refresh token outlives a role change (it refreshes into the user's roles of that
+    moment), so the roles and permissions written into it are stale at once: an answer
+    showing them, as `scope` above all, would tell a resource server that the token grants
+    what no request made with it is ever allowed (RFC 7662 §2.2, API.md immediate effect)."""
+    user = UserFactory(tenant=acme, roles=["admin"])
+    refresh_token = login(user)["refresh_token"]
+    user.authz_version += 1  # what a role change does (admin to member, say)
+    db.flush()
+
+    body = introspect(client, refresh_token, basic(introspector(acme))).get_json()
+
+    assert body["active"] is True
+    assert body["token_type"] == "refresh_token"
+    assert body["sub"] == str(user.id)
+    assert "scope" not in body
+    assert "permissions" not in body
+    assert "roles" not in body

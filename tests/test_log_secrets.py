@@ -113,3 +113,25 @@ def test_no_secret_of_a_whole_run_reaches_the_log(client, db):
     assert any(line["event"] == "auth.refresh.reuse_detected" for line in lines)
     leaked = sorted(secret[:12] + "…" for secret in secrets if secret and secret in log.text)
     assert leaked == []
+
+
+def test_the_development_servers_request_lines_never_reach_the_log():
+    """`flask run` (the README's development command) logs each request line, query string
+    included: a token a caller wrongly put in the URL (RFC 6750 §2.3, which we refuse) would
+    land in the log. The app's own `request` line says it all, without the query."""
+    from werkzeug._internal import _log
+
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    with captured_log("INFO") as log:
+        # What werkzeug.serving.WSGIRequestHandler.log_request writes for one request.
+        _log(
+            "info",
+            '127.0.0.1 - - [02/Dec/2026 05:18:31] "%s" %s %s\n',
+            f"GET /auth/me?access_token={token} HTTP/1.1",
+            "401",
+            "-",
+        )
+        _log("info", " * Running on %s", "http://127.0.0.1:5191")
+
+    assert token not in log.text
+    assert [line["event"] for line in log.lines()] == [" * Running on http://127.0.0.1:5191"]

@@ -59,10 +59,16 @@ def _answer(token: str, visible_tenant: uuid.UUID | None) -> dict[str, Any]:
     answer = {name: claims[name] for name in SHOWN_CLAIMS if name in claims}
     answer.update(
         active=True,
-        scope=" ".join(sorted(principal.permissions)),
         token_type="Bearer" if principal.token_type == "access" else "refresh_token",
         token_use=principal.token_type,
     )
+    if principal.token_type == "access":
+        answer["scope"] = " ".join(sorted(principal.permissions))
+    else:
+        # A refresh token survives a role change and refreshes into the roles of that
+        # moment: what it was issued with is stale, and it authorizes no request anyway.
+        for stale in ("roles", "permissions"):
+            answer.pop(stale, None)
     if "client_id" in claims:
         answer["client_id"] = claims["client_id"]
     return answer
