@@ -49,6 +49,16 @@ PLATFORM_READ = "platform:read"
 PLATFORM_WRITE = "platform:write"
 
 
+def typ_media_type(typ: Any) -> str | None:
+    """A JWT header `typ` as the media type it names: case-insensitive, with `application/`
+    implied when it has no slash (RFC 7515 §4.1.9), so `application/at+jwt` is `at+jwt`
+    (RFC 9068 §4 accepts both spellings). None when it is not a string."""
+    if not isinstance(typ, str):
+        return None
+    lowered = typ.lower()
+    return lowered.removeprefix("application/") if "/" in lowered else lowered
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who called, from verified claims."""
@@ -102,7 +112,8 @@ class ResourceServer:
         """Verify offline; aborts with a 401 problem on anything wrong."""
         try:
             header = jwt.get_unverified_header(token)
-            if self.require_typ is not None and str(header.get("typ", "")).lower() != self.require_typ:
+            typ = typ_media_type(header.get("typ"))
+            if self.require_typ is not None and typ != typ_media_type(self.require_typ):
                 raise jwt.InvalidTokenError("not an access token (RFC 9068 typ)")
             key = self.jwks.get_signing_key_from_jwt(token)
             if key.algorithm_name not in ASYMMETRIC:

@@ -34,6 +34,7 @@ from app.services import services
 from app.settings import Settings
 from policies.principal import VerifiedClaims
 from policies.problems import Unauthenticated
+from policies.resource_server import typ_media_type
 
 # Claims flask-jwt-extended and PyJWT own; an additional claim must never replace one.
 REGISTERED_CLAIMS = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "type", "fresh", "csrf"})
@@ -73,12 +74,13 @@ class TokenAudiences:
             configured=settings.audience,
         )
 
-    def accepts(self, kind: str, typ: str | None, aud: Any) -> bool:
+    def accepts(self, kind: str, typ: Any, aud: Any) -> bool:
         """Whether a token of `kind` (its `type` claim) with this header `typ` and `aud` is ours."""
         audiences = aud if isinstance(aud, list) else [aud]
-        if typ == TYP_OF_KIND.get(kind):
+        media_type = typ_media_type(typ)
+        if media_type is not None and media_type == typ_media_type(TYP_OF_KIND.get(kind)):
             return (self.access if kind == "access" else self.refresh) in audiences
-        if typ in (LEGACY_TYP, None):  # signed before the change: as it was checked then
+        if typ is None or media_type == typ_media_type(LEGACY_TYP):  # signed before the change
             return aud in (None, self.configured) if self.configured is None else self.configured in audiences
         return False
 

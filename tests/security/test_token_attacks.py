@@ -137,6 +137,21 @@ def test_a_token_signed_like_ours_is_accepted(me, key, claims):
     assert me(sign(key, claims)).status_code == 200
 
 
+@pytest.mark.parametrize("typ", ["at+jwt", "AT+JWT", "application/at+jwt", "Application/AT+JWT"])
+def test_an_access_token_typ_is_read_as_a_media_type(me, key, claims, typ):
+    """RFC 9068 §4: `at+jwt` or `application/at+jwt`; media types are case-insensitive and
+    `application/` is implied without a slash (RFC 7515 §4.1.9)."""
+    assert me(sign(key, claims, typ=typ)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "typ", ["text/at+jwt", "at+jwt+x", "rt+jwt", "application/rt+jwt", "", 7, ["at+jwt"]]
+)
+def test_a_typ_naming_another_media_type_is_refused(me, key, claims, typ):
+    token = sign(key, claims, typ=typ)
+    assert_refused(me(token), token)
+
+
 def test_a_real_access_token_is_accepted(me, tokens):
     assert me(tokens["access_token"]).status_code == 200
 
