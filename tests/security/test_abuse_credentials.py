@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -250,35 +251,46 @@ def test_two_concurrent_look_alike_creates_give_one_201_and_one_409(committing_a
     assert sorted(results) == [201, 409]
 
 
-def test_the_migration_computes_skeletons_and_keeps_old_look_alikes(tmp_path):
-    tenants = sa.table(
-        "tenants",
-        sa.column("id", sa.Uuid()),
-        sa.column("slug", sa.String()),
-        sa.column("name", sa.String()),
-        sa.column("status", sa.String()),
-        sa.column("created_at", UTCDateTime()),
-    )
+TENANTS = sa.table(
+    "tenants",
+    sa.column("id", sa.Uuid()),
+    sa.column("slug", sa.String()),
+    sa.column("name", sa.String()),
+    sa.column("status", sa.String()),
+    sa.column("created_at", UTCDateTime()),
+)
+
+
+def skeletons_after_upgrade(
+    tmp_path, from_revision: str, names: list[str], stored_skeleton: Callable[[str], str] | None = None
+) -> dict[str, str | None]:
+    """Users named `names` (one a day, oldest first) in a database at `from_revision`, with
+    `stored_skeleton(name)` as their skeleton if that revision has the column; then upgraded
+    to head: each name's skeleton."""
+    columns = [sa.column(name, sa.String()) for name in ("username", "username_key", "password_hash")]
+    if stored_skeleton is not None:
+        columns.append(sa.column("username_skeleton", sa.String()))
     users = sa.table(
         "users",
-        *(sa.column(name, sa.String()) for name in ("username", "username_key", "password_hash")),
+        *columns,
         sa.column("id", sa.Uuid()),
         sa.column("tenant_id", sa.Uuid()),
         sa.column("is_active", sa.Boolean()),
         sa.column("authz_version", sa.Integer()),
         sa.column("created_at", UTCDateTime()),
     )
-    with fresh_database(tmp_path, "skeletons") as url:
-        upgrade(url, "0004")
+    with fresh_database(tmp_path, f"skeletons{from_revision}") as url:
+        upgrade(url, from_revision)
         engine = create_engine(url)
         tenant_id, start = uuid.uuid4(), datetime(2026, 1, 1, tzinfo=UTC)
         with engine.begin() as connection:
             connection.execute(
-                tenants.insert().values(
+                TENANTS.insert().values(
                     id=tenant_id, slug="acme", name="Acme", status="active", created_at=start
                 )
             )
-            for n, name in enumerate(["alice", "a1ice", "Dana Scully"]):  # a look-alike pair, a space
+            for n, name in enumerate(names):
+                stored = {} if stored_skeleton is None else {"username_skeleton": stored_skeleton(name)}
                 connection.execute(
                     users.insert().values(
                         id=uuid.uuid4(),
@@ -289,12 +301,18 @@ def test_the_migration_computes_skeletons_and_keeps_old_look_alikes(tmp_path):
                         is_active=True,
                         authz_version=1,
                         created_at=start + timedelta(days=n),
+                        **stored,
                     )
                 )
         upgrade(url)
         with engine.connect() as connection:
             rows = dict(connection.execute(sa.text("SELECT username, username_skeleton FROM users")).all())
         engine.dispose()
+    return rows
+
+
+def test_the_migration_computes_skeletons_and_keeps_old_look_alikes(tmp_path):
+    rows = skeletons_after_upgrade(tmp_path, "0004", ["alice", "a1ice", "Dana Scully"])  # a pair, a space
 
     # The older of two look-alikes keeps the skeleton; the newer keeps its name and logs in.
     assert rows == {"alice": "a1ice", "a1ice": None, "Dana Scully": "dana scu11y"}
@@ -306,51 +324,9 @@ def test_the_migration_recomputes_skeletons_as_written(tmp_path):
     from models.confusables import skeleton
     from models.user import username_key
 
-    tenants = sa.table(
-        "tenants",
-        sa.column("id", sa.Uuid()),
-        sa.column("slug", sa.String()),
-        sa.column("name", sa.String()),
-        sa.column("status", sa.String()),
-        sa.column("created_at", UTCDateTime()),
-    )
-    users = sa.table(
-        "users",
-        *(sa.column(name, sa.String()) for name in ("username", "username_key", "password_hash")),
-        sa.column("username_skeleton", sa.String()),
-        sa.column("id", sa.Uuid()),
-        sa.column("tenant_id", sa.Uuid()),
-        sa.column("is_active", sa.Boolean()),
-        sa.column("authz_version", sa.Integer()),
-        sa.column("created_at", UTCDateTime()),
-    )
-    with fresh_database(tmp_path, "skeletons9") as url:
-        upgrade(url, "0008")
-        engine = create_engine(url)
-        tenant_id, start = uuid.uuid4(), datetime(2026, 1, 1, tzinfo=UTC)
-        with engine.begin() as connection:
-            connection.execute(
-                tenants.insert().values(
-                    id=tenant_id, slug="acme", name="Acme", status="active", created_at=start
-                )
-            )
-            for n, name in enumerate(["alice", "aIice", "linda"]):
-                connection.execute(
-                    users.insert().values(
-                        id=uuid.uuid4(),
-                        tenant_id=tenant_id,
-                        username=name,
-                        username_key=username_key(name),
-                        username_skeleton=skeleton(username_key(name)),  # as 0006 computed it
-                        password_hash="x",
-                        is_active=True,
-                        authz_version=1,
-                        created_at=start + timedelta(days=n),
-                    )
-                )
-        upgrade(url)
-        with engine.connect() as connection:
-            rows = dict(connection.execute(sa.text("SELECT username, username_skeleton FROM users")).all())
-        engine.dispose()
+    def as_0006_computed(name: str) -> str:
+        return skeleton(username_key(name))
+
+    rows = skeletons_after_upgrade(tmp_path, "0008", ["alice", "aIice", "linda"], as_0006_computed)
 
     assert rows == {"alice": "a1ice", "aIice": None, "linda": "1inda"}
