@@ -463,16 +463,23 @@ def test_in_a_batch_only_the_item_with_such_a_string_is_invalid(client, acme, pe
     assert second["context"]["reason_code"] == "unknown_subject"
 
 
-def test_a_page_limit_is_any_non_negative_integer(client, acme, pep):
+WHO_READS_PROJECTS = {
+    "subject": {"type": "user"},
+    "action": {"name": "read"},
+    "resource": {"type": "projects", "id": "p"},
+}
+
+
+@pytest.fixture
+def three_members(acme):
+    """member0, member1 and member2 of acme: with the pep, four users who read projects."""
+    return [UserFactory(tenant=acme, roles=["member"], username=f"member{i}") for i in range(3)]
+
+
+def test_a_page_limit_is_any_non_negative_integer(client, acme, pep, three_members):
     # AuthZEN 1.0 (Search APIs, Paginated Requests): `limit` is "a non-negative integer" and a
     # maximum; the page size is the PDP's. 0 and 5,000 were 400s.
-    for i in range(3):
-        UserFactory(tenant=acme, roles=["member"], username=f"member{i}")
-    body = {
-        "subject": {"type": "user"},
-        "action": {"name": "read"},
-        "resource": {"type": "projects", "id": "p"},
-    }
+    body = WHO_READS_PROJECTS
 
     def page(limit):
         response = client.post(
@@ -531,17 +538,11 @@ def test_a_subject_named_by_id_is_that_user_even_when_another_is_named_so(client
     assert ask(client, pep, user(bob), "read", resource)["decision"] is True
 
 
-def test_a_page_token_is_good_only_for_the_search_that_issued_it(client, acme, pep):
+def test_a_page_token_is_good_only_for_the_search_that_issued_it(client, acme, pep, three_members):
     # AuthZEN 1.0: with a token, every entity and the context must be as in the first request,
     # and a PDP SHOULD answer an error otherwise. A token carried to another action silently
     # continued that other search from the first one's position.
-    for i in range(3):
-        UserFactory(tenant=acme, roles=["member"], username=f"member{i}")
-    body = {
-        "subject": {"type": "user"},
-        "action": {"name": "read"},
-        "resource": {"type": "projects", "id": "p"},
-    }
+    body = WHO_READS_PROJECTS
     first = client.post("/access/v1/search/subject", json={**body, "page": {"limit": 1}}, headers=pep)
     token = first.get_json()["page"]["next_token"]
 
