@@ -74,16 +74,21 @@ def test_every_route_is_in_the_matrix():
     assert {e.endpoint for e in ROUTES} == set(_routes_app.view_functions)
 
 
+def client_token_headers(client, world, actor) -> dict[str, str]:
+    """A client actor's bearer header, from the token endpoint as an integration gets it."""
+    issued = client.post(
+        "/auth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(actor.name, world["client_secret"]),
+    ).get_json()
+    return bearer(issued["access_token"])
+
+
 @pytest.mark.parametrize(("entry", "method", "actor"), CASES)
 def test_route_answers_what_its_policy_declares(app, client, login, world, entry, method, actor):
     headers, claims = {}, {}
     if actor.kind is PrincipalKind.CLIENT:
-        issued = client.post(
-            "/auth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(actor.name, world["client_secret"]),
-        ).get_json()
-        headers = bearer(issued["access_token"])
+        headers = client_token_headers(client, world, actor)
     elif actor.role is not None:
         tokens = login(world["users"][actor.name])
         token_kind = "refresh_token" if entry.policy.token is TokenKind.REFRESH else "access_token"
@@ -165,12 +170,7 @@ def test_client_scope_route_by_bearer_token_answers_what_its_policy_declares(
 ):
     headers = {}
     if actor.kind is PrincipalKind.CLIENT:
-        issued = client.post(
-            "/auth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(actor.name, world["client_secret"]),
-        ).get_json()
-        headers = bearer(issued["access_token"])
+        headers = client_token_headers(client, world, actor)
     elif actor.role is not None:
         headers = bearer(login(world["users"][actor.name])["access_token"])
     sample = VALID_BODIES[entry.endpoint](world)
