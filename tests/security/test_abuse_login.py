@@ -22,6 +22,7 @@ from app.services import services
 from models import AuditEvent
 from tests.conftest import PASSWORD, real_limits
 from tests.factories import UserFactory
+from tests.security.first_event_race import first_stalls_until_others_are_done
 
 WRONG = "a-wrong-but-long-password"
 FREE_FAILURES = 5  # the shipped login_backoff_free_failures
@@ -400,37 +401,15 @@ def test_concurrent_first_failures_of_a_window_make_one_event(postgres_app):
     app = postgres_app
     with services(app).database.sessions() as session, session.begin():
         create_tenant(session, "acme", "Acme Corp")
-    found_none, others_done = threading.Event(), threading.Semaphore(0)
-    first_thread = []
 
-    def stall_once_none_is_found(conn, cursor, statement, parameters, context, executemany):
-        stalls = threading.get_ident() in first_thread and not found_none.is_set()
-        if stalls and statement.startswith("UPDATE audit_events") and cursor.rowcount == 0:
-            found_none.set()
-            for _ in range(10):  # until the others are done (a few seconds at most)
-                others_done.acquire(timeout=5)
+    def failure(name: str) -> int:
+        return app.test_client().post("/auth/login", json=body(username=name)).status_code
 
-    def fail(name):
-        try:
-            return app.test_client().post("/auth/login", json=body(username=name)).status_code
-        finally:
-            others_done.release()
+    first, others = first_stalls_until_others_are_done(
+        app, lambda: failure("ghost"), lambda n: failure(f"ghost{n}")
+    )
 
-    def first_failure():
-        first_thread.append(threading.get_ident())
-        return app.test_client().post("/auth/login", json=body(username="ghost")).status_code
-
-    engine = services(app).database.engine
-    event.listen(engine, "after_cursor_execute", stall_once_none_is_found)
-    try:
-        with ThreadPoolExecutor(11) as pool:
-            first = pool.submit(first_failure)
-            assert found_none.wait(timeout=10)
-            others = list(pool.map(fail, [f"ghost{n}" for n in range(10)]))
-            assert first.result(timeout=20) == 401
-    finally:
-        event.remove(engine, "after_cursor_execute", stall_once_none_is_found)
-
+    assert first == 401
     assert set(others) == {401}
     with services(app).database.sessions() as session:
         events = session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.login.failed")).all()

@@ -6,14 +6,13 @@ tenant. Anyone who knows a client_id can be refused, without any credential."""
 from __future__ import annotations
 
 import base64
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from itertools import count
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 import app.audit
 from app.clients.service import hash_client_secret
@@ -23,6 +22,7 @@ from models import AuditEvent, Client, utcnow
 from policies import BuiltinRole
 from tests.conftest import PASSWORD
 from tests.factories import DEFAULT_CLIENT_SECRET, ClientFactory
+from tests.security.first_event_race import first_stalls_until_others_are_done
 from tests.test_query_counts_hot_paths import assert_constant, cost_of
 
 REFUSED = "client.token.refused"
@@ -196,37 +196,11 @@ def test_concurrent_first_refusals_of_a_window_make_one_event(postgres_app):
     ten others are done (a few seconds at most)."""
     app_ = postgres_app
     seed_client(app_)
-    found_none, others_done = threading.Event(), threading.Semaphore(0)
-    first_thread: list[int] = []
+    first, others = first_stalls_until_others_are_done(
+        app_, lambda: refuse(app_, "cli_burst"), lambda _: refuse(app_, "cli_burst")
+    )
 
-    def stall_once_none_is_found(conn, cursor, statement, parameters, context, executemany):
-        stalls = threading.get_ident() in first_thread and not found_none.is_set()
-        if stalls and statement.startswith("UPDATE audit_events") and cursor.rowcount == 0:
-            found_none.set()
-            for _ in range(10):
-                others_done.acquire(timeout=5)
-
-    def other_refusal(_: int) -> int:
-        try:
-            return refuse(app_, "cli_burst")
-        finally:
-            others_done.release()
-
-    def first_refusal() -> int:
-        first_thread.append(threading.get_ident())
-        return refuse(app_, "cli_burst")
-
-    engine = services(app_).database.engine
-    event.listen(engine, "after_cursor_execute", stall_once_none_is_found)
-    try:
-        with ThreadPoolExecutor(11) as pool:
-            first = pool.submit(first_refusal)
-            assert found_none.wait(timeout=10)
-            others = list(pool.map(other_refusal, range(10)))
-            assert first.result(timeout=20) == 401
-    finally:
-        event.remove(engine, "after_cursor_execute", stall_once_none_is_found)
-
+    assert first == 401
     assert set(others) == {401}
     with services(app_).database.sessions() as session:
         events = refused_events(session)
