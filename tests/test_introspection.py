@@ -180,21 +180,6 @@ def test_the_scope_counts_only_while_the_owner_holds_it(client, db, acme, login)
     assert response.status_code == 403
 
 
-def test_introspection_touches_only_the_callers_last_used_at(client, db, acme):
-    watched = ClientFactory(tenant=acme, scopes=["projects:read"])
-    issued = client.post(
-        "/auth/token", data={"grant_type": "client_credentials"}, headers=basic(watched)
-    ).get_json()["access_token"]
-    caller = introspector(acme)
-
-    body = introspect(client, issued, basic(caller)).get_json()
-
-    db.expire_all()
-    assert body["active"] is True
-    assert db.get(Client, watched.id).last_used_at is None
-    assert db.get(Client, caller.id).last_used_at is not None
-
-
 def test_each_caller_is_audited_at_most_once_a_minute(client, db, acme, login):
     token = login(UserFactory(tenant=acme))["access_token"]
     first, second = introspector(acme), introspector(acme)
@@ -318,13 +303,14 @@ def test_a_clients_access_token_is_bounded_by_its_owner_now(client, db, acme, lo
     assert fresh.get_json()["required_permissions"] == ["tokens:introspect"]
 
 
-def test_a_clients_access_token_moves_only_its_own_last_used_at(client, db, acme):
+@pytest.mark.parametrize("by", ["credentials", "own access token"])
+def test_introspection_touches_only_the_callers_last_used_at(client, db, acme, by):
     watched = ClientFactory(tenant=acme, scopes=["projects:read"])
     issued = client_token(client, watched)
     caller = introspector(acme)
-    gateway = bearer(client_token(client, caller))
+    headers = basic(caller) if by == "credentials" else bearer(client_token(client, caller))
 
-    body = introspect(client, issued, gateway).get_json()
+    body = introspect(client, issued, headers).get_json()
 
     db.expire_all()
     assert body["active"] is True
