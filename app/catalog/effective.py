@@ -7,8 +7,9 @@ none of them unions role grants on its own.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
@@ -71,9 +72,16 @@ def client_permissions(
 # The owner's row and tenant with each of their grants in that tenant (built once: it runs on
 # every token request). The owner may belong to another tenant than the client: a platform
 # operator creates clients for the tenants.
-OWNER_GRANTS = (
+# An owner's row with each of their grants, in their own tenant (which need not be their
+# client's: a platform operator makes clients for the tenants).
+_OWNERS_GRANTS = (
     select(
-        User.is_active, Tenant.slug.label("tenant_slug"), Role.name, Role.builtin, RolePermission.permission
+        User.id,
+        User.is_active,
+        Tenant.slug.label("tenant_slug"),
+        Role.name,
+        Role.builtin,
+        RolePermission.permission,
     )
     .select_from(User)
     .join(Tenant, Tenant.id == User.tenant_id)
@@ -81,8 +89,17 @@ OWNER_GRANTS = (
     .outerjoin(Role, and_(Role.id == UserRole.role_id, Role.tenant_id == User.tenant_id))
     # A grant carrying a condition counts for nothing until conditions are evaluated (ROADMAP).
     .outerjoin(RolePermission, and_(RolePermission.role_id == Role.id, RolePermission.condition.is_(None)))
-    .where(User.id == bindparam("owner_id"))
 )
+OWNER_GRANTS = _OWNERS_GRANTS.where(User.id == bindparam("owner_id"))
+
+
+def _owner_held(rows: Sequence[Any], catalog: Catalog) -> frozenset[str] | None:
+    """One owner's rows of `_OWNERS_GRANTS`: what they hold, None when gone or inactive."""
+    if not rows or not rows[0].is_active:
+        return None
+    grants = [(row.name, row.builtin, row.permission) for row in rows if row.name is not None]
+    in_platform = rows[0].tenant_slug == PLATFORM_TENANT_SLUG
+    return access_from_rows(catalog, grants, in_platform_tenant=in_platform).permissions
 
 
 def owner_permissions(
@@ -92,12 +109,19 @@ def owner_permissions(
     gone or inactive. One query: the owner's row with each of their grants."""
     if owner_id is None:
         return None
-    rows = session.execute(OWNER_GRANTS, {"owner_id": owner_id}).all()
-    if not rows or not rows[0].is_active:
-        return None
-    grants = [(row.name, row.builtin, row.permission) for row in rows if row.name is not None]
-    in_platform = rows[0].tenant_slug == PLATFORM_TENANT_SLUG
-    return access_from_rows(catalog, grants, in_platform_tenant=in_platform).permissions
+    return _owner_held(session.execute(OWNER_GRANTS, {"owner_id": owner_id}).all(), catalog)
+
+
+def owners_permissions(
+    session: Session, owner_ids: Collection[uuid.UUID], catalog: Catalog
+) -> dict[uuid.UUID, frozenset[str] | None]:
+    """`owner_permissions` of many owners in one query (a batch of decisions)."""
+    if not owner_ids:
+        return {}
+    by_owner: dict[uuid.UUID, list[Any]] = {owner_id: [] for owner_id in owner_ids}
+    for row in session.execute(_OWNERS_GRANTS.where(User.id.in_(owner_ids))).all():
+        by_owner[row.id].append(row)
+    return {owner_id: _owner_held(rows, catalog) for owner_id, rows in by_owner.items()}
 
 
 def effective_scopes(

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from app.catalog.effective import access_from_rows, client_permissions
+from app.catalog.effective import access_from_rows, client_permissions, owners_permissions
 from app.catalog.store import current_catalog
 from app.decisions.requests import Evaluation, Malformed, storable
 from app.security.token_state import token_state_checker
@@ -255,36 +255,10 @@ def owner_bounds(
     client never holds more than its owner (API.md, Client); a gone or inactive owner, nothing."""
     if not clients:
         return {}
-    owner_ids = {c.created_by for c in clients if c.created_by is not None}
-    held: dict[uuid.UUID, frozenset[str]] = {}
-    if owner_ids:
-        # As the token endpoint derives it (app.catalog.effective.owner_permissions): the
-        # owner's roles in their own tenant, which need not be the client's (a platform
-        # operator makes clients for the tenants).
-        rows = session.execute(
-            select(User.id, User.is_active, Tenant.slug, Role.name, Role.builtin, RolePermission.permission)
-            .join(Tenant, Tenant.id == User.tenant_id)
-            .outerjoin(UserRole, UserRole.user_id == User.id)
-            .outerjoin(Role, and_(Role.id == UserRole.role_id, Role.tenant_id == User.tenant_id))
-            .outerjoin(
-                RolePermission, and_(RolePermission.role_id == Role.id, RolePermission.condition.is_(None))
-            )
-            .where(User.id.in_(owner_ids))
-        ).all()
-        by_owner: dict[uuid.UUID, list[Any]] = {}
-        for row in rows:
-            by_owner.setdefault(row.id, []).append(row)
-        for owner_id, owner_rows in by_owner.items():
-            first = owner_rows[0]
-            if not first.is_active:
-                continue
-            grants = [(r.name, r.builtin, r.permission) for r in owner_rows if r.name is not None]
-            in_platform = first.slug == PLATFORM_TENANT_SLUG
-            held[owner_id] = access_from_rows(catalog, grants, in_platform_tenant=in_platform).permissions
-    return {
-        c.id: held.get(c.created_by, frozenset()) if c.created_by is not None else frozenset()
-        for c in clients
-    }
+    # As the token endpoint derives it: the owner's roles in their own tenant, which need not
+    # be the client's (a platform operator makes clients for the tenants).
+    held = owners_permissions(session, {c.created_by for c in clients if c.created_by is not None}, catalog)
+    return {c.id: (held.get(c.created_by) if c.created_by else None) or frozenset() for c in clients}
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
