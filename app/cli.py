@@ -16,7 +16,7 @@ from app import key_store
 from app.catalog.definitions import DefinitionError, read_definitions
 from app.catalog.effective import effective_scopes
 from app.catalog.service import apply_definitions
-from app.clients.service import hash_client_secret, new_client_id, new_client_secret
+from app.clients.service import new_client
 from app.database import database, unit_of_work
 from app.provisioning import add_role, builtin_role, create_tenant, create_user
 from app.security import client_secret_key, passwords, settings
@@ -24,7 +24,7 @@ from app.security.key_store import KeyStore
 from app.security.keys import JWKS_MAX_AGE, JWKS_STALE_WHILE_REVALIDATE
 from app.security.password_policy import name_words, password_problem
 from app.settings import Settings, SettingsError, load_settings
-from models import PLATFORM_TENANT_SLUG, Client, Project, Tenant, User, username_key
+from models import PLATFORM_TENANT_SLUG, Project, Tenant, User, username_key
 from policies import BuiltinRole, Permission, route_policies
 
 # Held to the same rule as every password (checked when `demo` runs).
@@ -144,14 +144,12 @@ def _demo_client(session: Session, tenant: Tenant, *, owner: User) -> tuple[str,
     """The tenant's demo integration: its client_id and its secret, stored as every client's
     is (an HMAC). Its scopes must be what its owner holds, by the token endpoint's own bound."""
     scopes = frozenset(str(scope) for scope in DEMO_CLIENT_SCOPES)
-    secret = new_client_secret()
-    client = Client(
-        tenant_id=tenant.id,
-        client_id=new_client_id(),
+    client, secret = new_client(
+        tenant.id,
         name=f"{tenant.name} demo integration",
-        secret_hash=hash_client_secret(secret, client_secret_key()),
-        scopes=sorted(scopes),
-        created_by=owner.id,
+        scopes=scopes,
+        owner_id=owner.id,
+        secret_key=client_secret_key(),
     )
     session.add(client)
     session.flush()

@@ -108,6 +108,28 @@ def list_clients(
     return paginate(session, select(Client).where(Client.tenant_id == tenant_id), Client, limit, cursor)
 
 
+def new_client(
+    tenant_id: uuid.UUID,
+    *,
+    name: str,
+    scopes: Collection[str],
+    owner_id: uuid.UUID | None,
+    secret_key: bytes,
+) -> tuple[Client, str]:
+    """A client row (not yet added) with a fresh client_id, and its secret, stored only as
+    an HMAC. The grant guard is the caller's business."""
+    secret = new_client_secret()
+    client = Client(
+        tenant_id=tenant_id,
+        client_id=new_client_id(),
+        name=name,
+        secret_hash=hash_client_secret(secret, secret_key),
+        scopes=sorted({str(p) for p in scopes}),
+        created_by=owner_id,
+    )
+    return client, secret
+
+
 def create_client(
     session: Session,
     tenant_id: uuid.UUID,
@@ -121,14 +143,8 @@ def create_client(
     with unit_of_work(session):
         tenant = get_tenant(session, tenant_id)
         ensure_grantable_now(session, actor, scopes, in_platform_tenant=tenant.is_platform, field="scopes")
-        secret = new_client_secret()
-        client = Client(
-            tenant_id=tenant_id,
-            client_id=new_client_id(),
-            name=name,
-            secret_hash=hash_client_secret(secret, secret_key),
-            scopes=sorted({str(p) for p in scopes}),
-            created_by=owner_for(session, actor),
+        client, secret = new_client(
+            tenant_id, name=name, scopes=scopes, owner_id=owner_for(session, actor), secret_key=secret_key
         )
         session.add(client)
         flush_or_conflict(session, "A client with this client_id already exists; try again.")
